@@ -1,0 +1,122 @@
+using HomeRelay.Core.Hosts;
+using HomeRelay.Core.Settings;
+
+namespace HomeRelay.Cli;
+
+/// <summary>
+/// <c>validate --stack FILE</c> and <c>render --stack FILE --state DIR --vps-address IP [--home-host HOST] --out DIR</c>.
+/// Exit codes: 0 done, 2 the settings are invalid (nothing written), 64 wrong usage.
+/// </summary>
+public static class CommandLine
+{
+    public const int InvalidSettings = 2;
+    public const int Usage = 64;
+
+    private const string Help = """
+        usage: home-relay-render validate --stack Pulumi.<stack>.yaml
+               home-relay-render render --stack Pulumi.<stack>.yaml --state DIR --vps-address IP [--home-host HOST] --out DIR
+        """;
+
+    public static Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        if (args.Length == 0 || args[0] is "-h" or "--help")
+        {
+            stdout.WriteLine(Help);
+            return Task.FromResult(args.Length == 0 ? Usage : 0);
+        }
+        if (!TryParseOptions(args.Skip(1), out var options, out var usageError))
+        {
+            stderr.WriteLine($"home-relay-render: {usageError}\n{Help}");
+            return Task.FromResult(Usage);
+        }
+        try
+        {
+            return Task.FromResult(args[0] switch
+            {
+                "validate" => Validate(options, stdout, stderr),
+                "render" => Render(options, stdout, stderr),
+                _ => UsageError($"unknown command '{args[0]}'", stderr),
+            });
+        }
+        catch (Exception e) when (e is FormatException or IOException or OptionMissingException)
+        {
+            stderr.WriteLine($"home-relay-render: {e.Message}");
+            return Task.FromResult(e is OptionMissingException ? Usage : 1);
+        }
+    }
+
+    private static int Validate(Dictionary<string, string> options, TextWriter stdout, TextWriter stderr)
+    {
+        var result = Load(options, stderr, out var stackPath);
+        if (result.Settings is null)
+        {
+            return InvalidSettings;
+        }
+        stdout.WriteLine($"{stackPath}: settings are valid ({result.Settings.Forwards.Length} forward(s): {string.Join(", ", result.Settings.Forwards)})");
+        return 0;
+    }
+
+    private static int Render(Dictionary<string, string> options, TextWriter stdout, TextWriter stderr)
+    {
+        var result = Load(options, stderr, out _);
+        if (result.Settings is null)
+        {
+            return InvalidSettings;
+        }
+        var keys = LabKeyStore.LoadOrCreate(Require(options, "state"), result.Settings.KeyRotation);
+        var plan = new RelayPlan(result.Settings, keys.Vps.KeyPair.PublicKeyBase64, keys.Home.KeyPair.PublicKeyBase64,
+            Require(options, "vps-address"));
+        var output = new RenderedOutput(Require(options, "out"));
+        output.WriteHost("vps", HostBundle.Vps(plan), keys.Vps, HostBundle.CheckCommand(plan));
+        output.WriteHost("home", HostBundle.Home(plan), keys.Home, checkCommand: null);
+        output.WriteSecret("cloud-init.yaml", CloudInit.Render(keys.VpsHostKey));
+        output.WritePublic("vps-host-key.pub", keys.VpsHostKey.PublicKey + "\n");
+        stdout.WriteLine($"rendered {result.Settings.Forwards.Length} forward(s) into {output.Root}");
+        return 0;
+    }
+
+    /// <summary>Reads and validates the stack file, applying the lab's overrides; prints every problem.</summary>
+    private static SettingsReader.Result Load(Dictionary<string, string> options, TextWriter stderr, out string stackPath)
+    {
+        stackPath = options.GetValueOrDefault("stack") ?? "Pulumi.dev.yaml";
+        var stack = StackFile.Load(stackPath);
+        var homeHost = options.GetValueOrDefault("home-host");
+        var result = homeHost is null
+            ? stack.Read()
+            : SettingsReader.Read(key => key == SettingKeys.HomeHost ? homeHost : stack.Get(key));
+        foreach (var problem in result.Problems)
+        {
+            stderr.WriteLine(problem);
+        }
+        return result;
+    }
+
+    private static bool TryParseOptions(IEnumerable<string> args, out Dictionary<string, string> options, out string? error)
+    {
+        options = new Dictionary<string, string>(StringComparer.Ordinal);
+        error = null;
+        using var e = args.GetEnumerator();
+        while (e.MoveNext())
+        {
+            var name = e.Current;
+            if (!name.StartsWith("--", StringComparison.Ordinal) || !e.MoveNext())
+            {
+                error = $"expected --option value, got '{name}'";
+                return false;
+            }
+            options[name[2..]] = e.Current;
+        }
+        return true;
+    }
+
+    private static string Require(Dictionary<string, string> options, string name) =>
+        options.GetValueOrDefault(name) ?? throw new OptionMissingException($"--{name} is required");
+
+    private static int UsageError(string message, TextWriter stderr)
+    {
+        stderr.WriteLine($"home-relay-render: {message}\n{Help}");
+        return Usage;
+    }
+
+    private sealed class OptionMissingException(string message) : Exception(message);
+}

@@ -1,0 +1,31 @@
+using System.Collections.Immutable;
+
+namespace HomeRelay.Core.Hosts;
+
+/// <summary>
+/// What one host receives: its rendered files (for inspection and tests) and the three remote commands that deliver
+/// and undo them. The Pulumi layer and the lab send exactly these strings.
+/// </summary>
+public sealed record HostBundle(HostRole Role, ImmutableArray<HostFile> Files, string ApplyCommand, string RemoveCommand)
+{
+    public static HostBundle Vps(RelayPlan plan)
+    {
+        ImmutableArray<HostFile> files = [WireGuardConfigs.Vps(plan), NftRulesets.Vps(plan)];
+        return new HostBundle(HostRole.Vps, [.. files, VpsSysctl.Render()],
+            HostScripts.AsRemoteCommand(HostScripts.Apply(HostRole.Vps, files), "home-relay-apply", sudo: false),
+            HostScripts.AsRemoteCommand(HostScripts.Remove(HostRole.Vps), "home-relay-remove", sudo: false));
+    }
+
+    public static HostBundle Home(RelayPlan plan)
+    {
+        ImmutableArray<HostFile> files = [WireGuardConfigs.Home(plan), NftRulesets.Home(plan), HomeHook.Render(plan)];
+        var sudo = !plan.Settings.Home.IsRoot;
+        return new HostBundle(HostRole.Home, files,
+            HostScripts.AsRemoteCommand(HostScripts.Apply(HostRole.Home, files), "home-relay-apply", sudo),
+            HostScripts.AsRemoteCommand(HostScripts.Remove(HostRole.Home), "home-relay-remove", sudo));
+    }
+
+    /// <summary>The deployment check, run on the VPS once both peers are configured.</summary>
+    public static string CheckCommand(RelayPlan plan) =>
+        HostScripts.AsRemoteCommand(HostScripts.Check(plan), "home-relay-check", sudo: false);
+}

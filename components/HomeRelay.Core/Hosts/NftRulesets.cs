@@ -1,0 +1,104 @@
+using System.Text;
+using HomeRelay.Core.Settings;
+
+namespace HomeRelay.Core.Hosts;
+
+/// <summary>
+/// The nftables tables of both peers. Each file starts with "declare, delete, define" of its own table, so every
+/// load (<c>nft -f</c>) replaces the table atomically and touches nothing else in the ruleset.
+/// </summary>
+public static class NftRulesets
+{
+    /// <summary>
+    /// VPS: DNAT of the forwarded ports (only) to the home end of the tunnel, a forward chain that drops everything
+    /// else, MSS clamping both ways, and masquerade for the forwards that asked for <c>snat</c>.
+    /// </summary>
+    public static HostFile Vps(RelayPlan plan)
+    {
+        var home = plan.Tunnel.HomeAddress;
+        var forwards = Sorted(plan.Settings.Forwards);
+        var text = Begin(HostNames.VpsTable, "relays the forwarded ports of the VPS to the home server");
+
+        text.AppendLine("\tchain prerouting {")
+            .AppendLine("\t\ttype nat hook prerouting priority dstnat; policy accept;");
+        foreach (var f in forwards)
+        {
+            text.AppendLine($"\t\tiifname != \"{HostNames.Interface}\" fib daddr type local {f.ProtocolName} dport {f.Port} dnat ip to {home}:{f.TargetPort}");
+        }
+        text.AppendLine("\t}")
+            .AppendLine()
+            .AppendLine("\tchain forward {")
+            .AppendLine("\t\ttype filter hook forward priority filter; policy drop;")
+            .AppendLine("\t\t# The tunnel carries less than the internet link: clamp TCP segments to the route's MTU, both ways.")
+            .AppendLine("\t\ttcp flags syn tcp option maxseg size set rt mtu")
+            .AppendLine("\t\tct state established,related accept")
+            .AppendLine($"\t\toifname \"{HostNames.Interface}\" ip daddr {home} ct status dnat accept")
+            .AppendLine("\t}")
+            .AppendLine()
+            .AppendLine("\tchain postrouting {")
+            .AppendLine("\t\ttype nat hook postrouting priority srcnat; policy accept;");
+        foreach (var f in forwards.Where(f => f.ClientIp == ClientIpMode.Snat))
+        {
+            text.AppendLine($"\t\toifname \"{HostNames.Interface}\" ct status dnat meta l4proto {f.ProtocolName} ct original proto-dst {f.Port} masquerade");
+        }
+        text.AppendLine("\t}")
+            .AppendLine("}");
+        return new HostFile(HostNames.VpsRulesetPath, "0600", WireGuardConfigs.Lf(text));
+    }
+
+    /// <summary>
+    /// Home: new connections from the tunnel are accepted only to the forwarded (target) ports and get a conntrack
+    /// mark; their replies carry it as a packet mark, which the hook's policy rule routes back into the tunnel.
+    /// Everything else from the tunnel is dropped, so the home stays closed even if the VPS is taken over.
+    /// </summary>
+    public static HostFile Home(RelayPlan plan)
+    {
+        var mark = HostNames.HomeRoutingTable;
+        var wg = HostNames.Interface;
+        var text = Begin(HostNames.HomeTable, "lets the VPS reach the forwarded ports, and nothing else, and routes their replies back");
+        var byProtocol = Sorted(plan.Settings.Forwards).GroupBy(f => f.ProtocolName);
+
+        text.AppendLine("\tchain prerouting {")
+            .AppendLine("\t\ttype filter hook prerouting priority mangle; policy accept;");
+        foreach (var group in byProtocol)
+        {
+            var ports = string.Join(", ", group.Select(f => f.TargetPort).Distinct().Order());
+            text.AppendLine($"\t\tiifname \"{wg}\" ct state new {group.Key} dport {{ {ports} }} ct mark set {mark}");
+        }
+        text.AppendLine("\t\t# Replies from containers or VMs the service runs in: route them back into the tunnel too.")
+            .AppendLine($"\t\tiifname != \"{wg}\" ct mark {mark} meta mark set ct mark")
+            .AppendLine("\t}")
+            .AppendLine()
+            .AppendLine("\tchain input {")
+            .AppendLine("\t\ttype filter hook input priority filter; policy accept;")
+            .AppendLine($"\t\tiifname \"{wg}\" ct state established,related accept")
+            .AppendLine($"\t\tiifname \"{wg}\" ct mark {mark} accept")
+            .AppendLine($"\t\tiifname \"{wg}\" drop")
+            .AppendLine("\t}")
+            .AppendLine()
+            .AppendLine("\tchain forward {")
+            .AppendLine("\t\ttype filter hook forward priority filter; policy accept;")
+            .AppendLine($"\t\tiifname \"{wg}\" ct state established,related accept")
+            .AppendLine($"\t\tiifname \"{wg}\" ct mark {mark} accept")
+            .AppendLine($"\t\tiifname \"{wg}\" drop")
+            .AppendLine("\t}")
+            .AppendLine()
+            .AppendLine("\tchain output {")
+            .AppendLine("\t\ttype route hook output priority mangle; policy accept;")
+            .AppendLine($"\t\tct mark {mark} meta mark set ct mark")
+            .AppendLine("\t}")
+            .AppendLine("}");
+        return new HostFile(HostNames.HomeRulesetPath, "0600", WireGuardConfigs.Lf(text));
+    }
+
+    private static StringBuilder Begin(string table, string purpose) => new StringBuilder()
+        .AppendLine("#!/usr/sbin/nft -f")
+        .AppendLine($"# Managed by home-relay: table inet {table} {purpose}.")
+        .AppendLine("# Loaded by wg-quick (PreUp) and removed with the tunnel (PostDown); it touches no other table.")
+        .AppendLine($"table inet {table}")
+        .AppendLine($"delete table inet {table}")
+        .AppendLine($"table inet {table} {{");
+
+    private static IEnumerable<Forward> Sorted(IEnumerable<Forward> forwards) =>
+        forwards.OrderBy(f => f.Protocol).ThenBy(f => f.Port);
+}

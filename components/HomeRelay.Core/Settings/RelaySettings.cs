@@ -1,0 +1,83 @@
+using System.Collections.Immutable;
+using HomeRelay.Core.Net;
+
+namespace HomeRelay.Core.Settings;
+
+/// <summary>
+/// One stack's settings, already validated. Built only by <see cref="SettingsReader"/>, so every instance
+/// is one that the hosts can be configured from.
+/// </summary>
+public sealed record RelaySettings
+{
+    public required string Location { get; init; }
+    public required string ServerType { get; init; }
+    public required string Image { get; init; }
+    public required DnsSettings Dns { get; init; }
+    public required ImmutableArray<Forward> Forwards { get; init; }
+    public required ImmutableArray<string> SshSourceRanges { get; init; }
+    public required HomeHost Home { get; init; }
+    public required TunnelSettings Tunnel { get; init; }
+
+    /// <summary>Any string; changing it makes new WireGuard keys on the next <c>pulumi up</c>.</summary>
+    public required string KeyRotation { get; init; }
+}
+
+public sealed record DnsSettings
+{
+    public required string Zone { get; init; }
+    public required string Name { get; init; }
+
+    /// <summary>Seconds; 1 means Cloudflare's "automatic".</summary>
+    public required int Ttl { get; init; }
+}
+
+public sealed record HomeHost
+{
+    /// <summary>Address or name of the home server as reached from where <c>pulumi up</c> runs.</summary>
+    public required string Host { get; init; }
+    public required int SshPort { get; init; }
+    public required string User { get; init; }
+
+    /// <summary>The home server's SSH host key (<c>ssh-ed25519 AAAA...</c>), pinned on every remote command.</summary>
+    public required string HostKey { get; init; }
+
+    /// <summary>The home LAN, when given: the tunnel must not overlap it.</summary>
+    public Ipv4Cidr? Lan { get; init; }
+
+    public bool IsRoot => User == "root";
+}
+
+public sealed record TunnelSettings
+{
+    public required Ipv4Cidr Cidr { get; init; }
+    public required int ListenPort { get; init; }
+    public required int Mtu { get; init; }
+    public required int Keepalive { get; init; }
+
+    /// <summary>The VPS end of the tunnel: the first host address of <see cref="Cidr"/>.</summary>
+    public System.Net.IPAddress VpsAddress => Cidr.Host(1);
+
+    /// <summary>The home end of the tunnel: the second host address of <see cref="Cidr"/>.</summary>
+    public System.Net.IPAddress HomeAddress => Cidr.Host(2);
+}
+
+public enum Protocol { Tcp, Udp }
+
+/// <summary>How the home service sees the visitor's address.</summary>
+public enum ClientIpMode
+{
+    /// <summary>The visitor's own address (policy routing at home sends replies back through the tunnel).</summary>
+    Transparent,
+
+    /// <summary>The VPS's tunnel address (masquerade on the VPS): for services that cannot route replies back.</summary>
+    Snat,
+}
+
+public sealed record Forward(Protocol Protocol, int Port, int TargetPort, ClientIpMode ClientIp)
+{
+    public string ProtocolName => Protocol == Protocol.Tcp ? "tcp" : "udp";
+
+    public override string ToString() => Port == TargetPort
+        ? $"{ProtocolName}/{Port}"
+        : $"{ProtocolName}/{Port}->{TargetPort}";
+}

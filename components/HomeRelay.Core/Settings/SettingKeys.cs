@@ -1,0 +1,56 @@
+namespace HomeRelay.Core.Settings;
+
+/// <summary>
+/// The config keys of a stack (in <c>Pulumi.&lt;stack&gt;.yaml</c> they carry the <c>home-relay:</c> namespace).
+/// One list, so the Pulumi program, the lab and the README table cannot drift apart.
+/// </summary>
+public static class SettingKeys
+{
+    public const string Namespace = "home-relay";
+
+    public const string Location = "location";
+    public const string ServerType = "serverType";
+    public const string Image = "image";
+    public const string DnsZone = "dnsZone";
+    public const string DnsName = "dnsName";
+    public const string DnsTtl = "dnsTtl";
+    public const string Forwards = "forwards";
+    public const string SshSourceRanges = "sshSourceRanges";
+    public const string HomeHost = "homeHost";
+    public const string HomeSshPort = "homeSshPort";
+    public const string HomeUser = "homeUser";
+    public const string HomeHostKey = "homeHostKey";
+    public const string HomeLan = "homeLan";
+    public const string TunnelCidr = "tunnelCidr";
+    public const string WireGuardPort = "wireguardPort";
+    public const string Mtu = "mtu";
+    public const string Keepalive = "keepalive";
+    public const string KeyRotation = "keyRotation";
+
+    /// <summary>Secret: the OpenSSH private key that logs in to both hosts. Read by the Pulumi layer only.</summary>
+    public const string SshPrivateKey = "sshPrivateKey";
+
+    public static readonly IReadOnlyList<string> All =
+    [
+        Location, ServerType, Image, DnsZone, DnsName, DnsTtl, Forwards, SshSourceRanges,
+        HomeHost, HomeSshPort, HomeUser, HomeHostKey, HomeLan,
+        TunnelCidr, WireGuardPort, Mtu, Keepalive, KeyRotation, SshPrivateKey,
+    ];
+
+    public static class Defaults
+    {
+        public const string Location = "fsn1";
+        public const string ServerType = "cx22";
+        public const string Image = "debian-12";
+        public const int DnsTtl = 60;
+        public const int HomeSshPort = 22;
+        public const string HomeUser = "root";
+        public const string TunnelCidr = "10.66.0.0/24";
+        public const int WireGuardPort = 51820;
+
+        /// <summary>Below 1420 because CGNAT, PPPoE and DS-Lite lines carry less than 1500 bytes.</summary>
+        public const int Mtu = 1380;
+        public const int Keepalive = 25;
+        public const string KeyRotation = "1";
+    }
+}

@@ -1,0 +1,396 @@
+using System.Collections.Immutable;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using HomeRelay.Core.Net;
+using K = HomeRelay.Core.Settings.SettingKeys;
+
+namespace HomeRelay.Core.Settings;
+
+/// <summary>
+/// Turns raw config values into <see cref="RelaySettings"/>, collecting every problem at once.
+/// The raw form is Pulumi's: <c>Config.Get(key)</c> gives a scalar as its text and a list or object as JSON,
+/// so the Pulumi program and the lab (which reads <c>Pulumi.&lt;stack&gt;.yaml</c> itself) share one reader.
+/// </summary>
+public static class SettingsReader
+{
+    private const int SshPort = 22;
+
+    public sealed record Result(RelaySettings? Settings, ImmutableArray<SettingsProblem> Problems)
+    {
+        public IEnumerable<SettingsProblem> Errors => Problems.Where(p => !p.IsWarning);
+        public IEnumerable<SettingsProblem> Warnings => Problems.Where(p => p.IsWarning);
+
+        /// <summary>The settings, or an <see cref="InvalidSettingsException"/> naming every error.</summary>
+        public RelaySettings SettingsOrThrow() =>
+            Settings ?? throw new InvalidSettingsException(Errors.ToList());
+    }
+
+    /// <param name="get">Looks up a key without its namespace; null when the stack does not set it.</param>
+    public static Result Read(Func<string, string?> get)
+    {
+        var problems = new List<SettingsProblem>();
+        var reader = new Reader(get, problems);
+
+        var location = reader.NonEmpty(K.Location, K.Defaults.Location, "a Hetzner location such as fsn1, nbg1, hel1, ash or hil");
+        var serverType = reader.NonEmpty(K.ServerType, K.Defaults.ServerType, "a Hetzner server type such as cx22");
+        var image = reader.NonEmpty(K.Image, K.Defaults.Image, "an image name such as debian-12");
+        var dns = ReadDns(reader);
+        var tunnel = ReadTunnel(reader);
+        var home = ReadHome(reader, tunnel);
+        var forwards = ReadForwards(reader, tunnel?.ListenPort ?? K.Defaults.WireGuardPort);
+        var sshRanges = ReadSshRanges(reader);
+        var rotation = reader.NonEmpty(K.KeyRotation, K.Defaults.KeyRotation, "any word; change it to rotate the WireGuard keys");
+
+        if (problems.Any(p => !p.IsWarning))
+        {
+            return new Result(null, [.. problems]);
+        }
+
+        var settings = new RelaySettings
+        {
+            Location = location!,
+            ServerType = serverType!,
+            Image = image!,
+            Dns = dns!,
+            Forwards = forwards,
+            SshSourceRanges = sshRanges,
+            Home = home!,
+            Tunnel = tunnel!,
+            KeyRotation = rotation!,
+        };
+        return new Result(settings, [.. problems]);
+    }
+
+    private static DnsSettings? ReadDns(Reader r)
+    {
+        var zone = r.Required(K.DnsZone, "the Cloudflare zone, e.g. example.com")?.TrimEnd('.').ToLowerInvariant();
+        var name = r.Required(K.DnsName, "the public name, e.g. relay.example.com")?.TrimEnd('.').ToLowerInvariant();
+        var ttl = r.Integer(K.DnsTtl, K.Defaults.DnsTtl, 1, 86400);
+        if (ttl is > 1 and < 60)
+        {
+            r.Error(K.DnsTtl, $"{ttl} is below Cloudflare's minimum of 60 seconds; use 1 (automatic) or 60-86400");
+        }
+        if (zone is not null && !IsHostName(zone))
+        {
+            r.Error(K.DnsZone, $"'{zone}' is not a DNS name; set the zone as Cloudflare shows it, e.g. example.com");
+        }
+        if (name is not null && !IsHostName(name))
+        {
+            r.Error(K.DnsName, $"'{name}' is not a DNS name (letters, digits and '-' in dot-separated labels)");
+        }
+        else if (name is not null && zone is not null && name != zone && !name.EndsWith("." + zone, StringComparison.Ordinal))
+        {
+            r.Error(K.DnsName, $"'{name}' is not inside the zone '{zone}'; use a name ending in .{zone}");
+        }
+        return zone is null || name is null || ttl is null ? null : new DnsSettings { Zone = zone, Name = name, Ttl = ttl.Value };
+    }
+
+    private static TunnelSettings? ReadTunnel(Reader r)
+    {
+        var cidrText = r.Optional(K.TunnelCidr) ?? K.Defaults.TunnelCidr;
+        Ipv4Cidr? cidr = null;
+        if (!Ipv4Cidr.TryParse(cidrText, out var parsed, out var error))
+        {
+            r.Error(K.TunnelCidr, error + "; use a private /24 to /30 such as 10.66.0.0/24");
+        }
+        else if (!parsed.IsPrivate)
+        {
+            r.Error(K.TunnelCidr, $"{parsed} is not private (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16); use e.g. 10.66.0.0/24");
+        }
+        else if (parsed.PrefixLength > 30)
+        {
+            r.Error(K.TunnelCidr, $"{parsed} has room for fewer than two hosts; use a prefix of /30 or shorter");
+        }
+        else
+        {
+            cidr = parsed;
+        }
+        var port = r.Integer(K.WireGuardPort, K.Defaults.WireGuardPort, 1, 65535);
+        if (port == SshPort)
+        {
+            r.Error(K.WireGuardPort, "22 is the SSH port of the VPS; choose another, e.g. 51820");
+        }
+        var mtu = r.Integer(K.Mtu, K.Defaults.Mtu, 1280, 1420);
+        var keepalive = r.Integer(K.Keepalive, K.Defaults.Keepalive, 1, 65535);
+        return cidr is null || port is null || mtu is null || keepalive is null
+            ? null
+            : new TunnelSettings { Cidr = cidr, ListenPort = port.Value, Mtu = mtu.Value, Keepalive = keepalive.Value };
+    }
+
+    private static HomeHost? ReadHome(Reader r, TunnelSettings? tunnel)
+    {
+        var host = r.Required(K.HomeHost, "the home server's address as reached from where you run pulumi, e.g. 192.168.1.20");
+        if (host is not null && !IsHostName(host) && !IPAddress.TryParse(host, out _))
+        {
+            r.Error(K.HomeHost, $"'{host}' is neither an IP address nor a host name");
+        }
+        var port = r.Integer(K.HomeSshPort, K.Defaults.HomeSshPort, 1, 65535);
+        var user = r.NonEmpty(K.HomeUser, K.Defaults.HomeUser, "the SSH user on the home server (root, or a user with passwordless sudo)");
+        if (user is not null && !System.Text.RegularExpressions.Regex.IsMatch(user, "^[a-z_][a-z0-9_.-]*$"))
+        {
+            r.Error(K.HomeUser, $"'{user}' is not a valid Linux user name");
+        }
+        var hostKey = r.Required(K.HomeHostKey, "the home server's SSH host key, from: ssh-keyscan -t ed25519 <homeHost> (the part after the host name)");
+        if (hostKey is not null && !Keys.SshPublicKey.TryParse(hostKey, out _))
+        {
+            r.Error(K.HomeHostKey, "is not an OpenSSH public key line such as 'ssh-ed25519 AAAA...'; copy it from ssh-keyscan -t ed25519 <homeHost>");
+        }
+        Ipv4Cidr? lan = null;
+        if (r.Optional(K.HomeLan) is { } lanText)
+        {
+            if (!Ipv4Cidr.TryParse(lanText, out lan, out var error))
+            {
+                r.Error(K.HomeLan, error + "; use the home network, e.g. 192.168.1.0/24");
+            }
+            else if (tunnel is not null && tunnel.Cidr.Overlaps(lan))
+            {
+                r.Error(K.TunnelCidr, $"{tunnel.Cidr} overlaps the home LAN {lan} ({K.HomeLan}); choose a tunnel range that is not used at home, e.g. 10.66.0.0/24");
+            }
+        }
+        return host is null || port is null || user is null || hostKey is null
+            ? null
+            : new HomeHost { Host = host, SshPort = port.Value, User = user, HostKey = hostKey.Trim(), Lan = lan };
+    }
+
+    private static ImmutableArray<Forward> ReadForwards(Reader r, int wireGuardPort)
+    {
+        var elements = r.JsonArray(K.Forwards, required: true, "a list such as [{protocol: tcp, port: 443}]");
+        if (elements is null)
+        {
+            return [];
+        }
+        if (elements.Value.Length == 0)
+        {
+            r.Error(K.Forwards, "is empty; forward at least one port, e.g. [{protocol: tcp, port: 443}]");
+        }
+        var forwards = ImmutableArray.CreateBuilder<Forward>();
+        var seen = new Dictionary<(Protocol, int), int>();
+        for (var i = 0; i < elements.Value.Length; i++)
+        {
+            var key = $"{K.Forwards}[{i}]";
+            var element = elements.Value[i];
+            if (element.ValueKind != JsonValueKind.Object)
+            {
+                r.Error(key, "is not an object; write {protocol: tcp, port: 443}");
+                continue;
+            }
+            foreach (var property in element.EnumerateObject())
+            {
+                if (property.Name is not ("protocol" or "port" or "targetPort" or "clientIp"))
+                {
+                    r.Error($"{key}.{property.Name}", "is not a forward setting; use protocol, port, targetPort or clientIp");
+                }
+            }
+            var protocol = ReadEnum(r, element, key, "protocol", required: true,
+                new Dictionary<string, Protocol> { ["tcp"] = Protocol.Tcp, ["udp"] = Protocol.Udp }, Protocol.Tcp);
+            var port = ReadPort(r, element, key, "port", required: true);
+            var targetPort = ReadPort(r, element, key, "targetPort", required: false) ?? port;
+            var clientIp = ReadEnum(r, element, key, "clientIp", required: false,
+                new Dictionary<string, ClientIpMode> { ["transparent"] = ClientIpMode.Transparent, ["snat"] = ClientIpMode.Snat },
+                ClientIpMode.Transparent);
+            if (protocol is null || port is null || targetPort is null || clientIp is null)
+            {
+                continue;
+            }
+            if (protocol == Protocol.Tcp && port == SshPort)
+            {
+                r.Error($"{key}.port", "22 is the SSH port of the VPS, which pulumi needs; forward another public port (e.g. 2222 with targetPort 22)");
+                continue;
+            }
+            if (protocol == Protocol.Udp && port == wireGuardPort)
+            {
+                r.Error($"{key}.port", $"{port} is the WireGuard port ({K.WireGuardPort}); choose another port or move {K.WireGuardPort}");
+                continue;
+            }
+            if (seen.TryGetValue((protocol.Value, port.Value), out var first))
+            {
+                r.Error($"{key}.port", $"{protocol.Value.ToString().ToLowerInvariant()} port {port} is already forwarded by {K.Forwards}[{first}]; remove one of them");
+                continue;
+            }
+            seen[(protocol.Value, port.Value)] = i;
+            forwards.Add(new Forward(protocol.Value, port.Value, targetPort.Value, clientIp.Value));
+        }
+        return forwards.ToImmutable();
+    }
+
+    private static ImmutableArray<string> ReadSshRanges(Reader r)
+    {
+        var elements = r.JsonArray(K.SshSourceRanges, required: true,
+            "the networks allowed to reach the VPS's SSH port, e.g. [\"203.0.113.7/32\"] (where you run pulumi)");
+        if (elements is null)
+        {
+            return [];
+        }
+        if (elements.Value.Length == 0)
+        {
+            r.Error(K.SshSourceRanges, "is empty, so pulumi could not reach the VPS; add the address you run pulumi from, e.g. [\"203.0.113.7/32\"]");
+        }
+        var ranges = ImmutableArray.CreateBuilder<string>();
+        for (var i = 0; i < elements.Value.Length; i++)
+        {
+            var key = $"{K.SshSourceRanges}[{i}]";
+            var text = elements.Value[i].ValueKind == JsonValueKind.String ? elements.Value[i].GetString()! : elements.Value[i].ToString();
+            if (ParseAnyCidr(text, out var error) is not { } normalized)
+            {
+                r.Error(key, error!);
+                continue;
+            }
+            if (normalized is "0.0.0.0/0" or "::/0")
+            {
+                r.Warning(key, $"{normalized} lets the whole internet try the VPS's SSH port; narrow it to where you run pulumi");
+            }
+            ranges.Add(normalized);
+        }
+        return ranges.ToImmutable();
+    }
+
+    private static int? ReadPort(Reader r, JsonElement element, string key, string name, bool required)
+    {
+        if (!element.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            if (required)
+            {
+                r.Error($"{key}.{name}", "is missing; give a port number 1-65535");
+            }
+            return null;
+        }
+        var text = value.ValueKind == JsonValueKind.String ? value.GetString()! : value.GetRawText();
+        if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
+        {
+            r.Error($"{key}.{name}", $"'{text}' is not a port number; use 1-65535");
+            return required ? null : -1;
+        }
+        return port;
+    }
+
+    private static T? ReadEnum<T>(Reader r, JsonElement element, string key, string name, bool required,
+        Dictionary<string, T> choices, T fallback) where T : struct
+    {
+        if (!element.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            if (required)
+            {
+                r.Error($"{key}.{name}", $"is missing; use one of {string.Join(", ", choices.Keys)}");
+                return null;
+            }
+            return fallback;
+        }
+        var text = value.ValueKind == JsonValueKind.String ? value.GetString()! : value.GetRawText();
+        if (choices.TryGetValue(text.ToLowerInvariant(), out var choice))
+        {
+            return choice;
+        }
+        r.Error($"{key}.{name}", $"'{text}' is not one of {string.Join(", ", choices.Keys)}");
+        return null;
+    }
+
+    /// <summary>An IPv4 or IPv6 network; null with <paramref name="error"/> when it is not one, or has host bits set.</summary>
+    private static string? ParseAnyCidr(string text, out string? error)
+    {
+        error = null;
+        var parts = text.Split('/');
+        if (parts.Length != 2 || !IPAddress.TryParse(parts[0], out var address)
+            || !int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var prefix)
+            || prefix > (address.AddressFamily == AddressFamily.InterNetworkV6 ? 128 : 32)
+            || (address.AddressFamily == AddressFamily.InterNetwork && parts[0].Count(c => c == '.') != 3))
+        {
+            error = $"'{text}' is not a network in CIDR form such as 203.0.113.7/32 or 2001:db8::/64";
+            return null;
+        }
+        var network = new System.Net.IPNetwork(Mask(address, prefix), prefix);
+        if (!network.BaseAddress.Equals(address))
+        {
+            error = $"'{text}' has host bits set; write {network} (or {address}/{(address.AddressFamily == AddressFamily.InterNetworkV6 ? 128 : 32)} for the one address)";
+            return null;
+        }
+        return network.ToString();
+    }
+
+    private static IPAddress Mask(IPAddress address, int prefix)
+    {
+        var bytes = address.GetAddressBytes();
+        for (var i = 0; i < bytes.Length; i++)
+        {
+            var keep = Math.Clamp(prefix - (i * 8), 0, 8);
+            bytes[i] &= (byte)(0xFF << (8 - keep));
+        }
+        return new IPAddress(bytes);
+    }
+
+    internal static bool IsHostName(string name) =>
+        name.Length is > 0 and <= 253
+        && name.Split('.').All(label => System.Text.RegularExpressions.Regex.IsMatch(label, "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", System.Text.RegularExpressions.RegexOptions.IgnoreCase))
+        && !name.Split('.').Last().All(char.IsDigit);
+
+    /// <summary>Typed access to raw values that records problems instead of throwing.</summary>
+    private sealed class Reader(Func<string, string?> get, List<SettingsProblem> problems)
+    {
+        public void Error(string key, string message) => problems.Add(new SettingsProblem(key, message));
+
+        public void Warning(string key, string message) => problems.Add(new SettingsProblem(key, message, IsWarning: true));
+
+        public string? Optional(string key) => get(key) is { } value && value.Trim().Length > 0 ? value.Trim() : null;
+
+        public string? Required(string key, string what)
+        {
+            var value = Optional(key);
+            if (value is null)
+            {
+                Error(key, $"is not set; set it to {what}: pulumi config set {key} <value>");
+            }
+            return value;
+        }
+
+        public string? NonEmpty(string key, string fallback, string what)
+        {
+            var raw = get(key);
+            if (raw is not null && raw.Trim().Length == 0)
+            {
+                Error(key, $"is empty; set it to {what} or remove it for the default '{fallback}'");
+                return null;
+            }
+            return raw?.Trim() ?? fallback;
+        }
+
+        public int? Integer(string key, int fallback, int min, int max)
+        {
+            var raw = Optional(key);
+            if (raw is null)
+            {
+                return fallback;
+            }
+            if (!int.TryParse(raw, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value) || value < min || value > max)
+            {
+                Error(key, $"'{raw}' is not a whole number from {min} to {max}; the default is {fallback}");
+                return null;
+            }
+            return value;
+        }
+
+        public ImmutableArray<JsonElement>? JsonArray(string key, bool required, string what)
+        {
+            var raw = required ? Required(key, what) : Optional(key);
+            if (raw is null)
+            {
+                return null;
+            }
+            try
+            {
+                using var document = JsonDocument.Parse(raw);
+                if (document.RootElement.ValueKind != JsonValueKind.Array)
+                {
+                    Error(key, $"is not a list; set it to {what}");
+                    return null;
+                }
+                return [.. document.RootElement.EnumerateArray().Select(e => e.Clone())];
+            }
+            catch (JsonException)
+            {
+                Error(key, $"is not a list; set it to {what} (with pulumi config set --path or in the stack file)");
+                return null;
+            }
+        }
+    }
+}
