@@ -18,7 +18,6 @@ public static class CloudInit
             .AppendLine("#cloud-config")
             .AppendLine("# Managed by home-relay. Changing this document replaces the server (its address is kept).")
             .AppendLine("ssh_deletekeys: true")
-            .AppendLine("ssh_genkeytypes: []")
             .AppendLine("ssh_keys:")
             .AppendLine("  ed25519_private: |");
         foreach (var line in hostKey.ToOpenSshPrivateKey().TrimEnd('\n').Split('\n'))
