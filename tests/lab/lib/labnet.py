@@ -1,0 +1,159 @@
+#!/usr/bin/python3
+"""Small network tools for the home-relay lab (standard library and PyYAML only).
+
+  labnet.py forwards STACK          one line per forward: PROTO PORT TARGET_PORT CLIENT_IP
+  labnet.py tunnel STACK            VPS_ADDRESS HOME_ADDRESS of the tunnel
+  labnet.py bad-stack IN OUT        IN with errors the core must refuse: forwards[0].port 22, mtu 9000
+  labnet.py serve SPEC...           answer each connection/datagram with the peer's address (SPEC: tcp:80, udp:53)
+  labnet.py probe PROTO HOST PORT   print what the service at HOST:PORT answers; exit 1 when nothing does
+  labnet.py latency HOST PORT N     median and all TCP connect times in milliseconds, as JSON
+
+Every network operation has a timeout; the lab only points these at addresses inside its own namespaces.
+"""
+import ipaddress
+import json
+import selectors
+import socket
+import statistics
+import sys
+import time
+
+IP_FREEBIND = 15  # from <linux/in.h>; not exported by the socket module
+
+
+def load_stack(path):
+    import yaml  # Debian's python3-yaml; imported here so that serve/probe need nothing but the standard library
+
+    with open(path, encoding="utf-8") as f:
+        config = (yaml.safe_load(f) or {}).get("config") or {}
+    return config
+
+
+def cmd_forwards(path):
+    for f in load_stack(path).get("home-relay:forwards") or []:
+        port = int(f["port"])
+        target = int(f.get("targetPort") or port)
+        print(f["protocol"].lower(), port, target, (f.get("clientIp") or "transparent").lower())
+
+
+def cmd_tunnel(path):
+    cidr = ipaddress.ip_network(load_stack(path).get("home-relay:tunnelCidr") or "10.66.0.0/24")
+    print(cidr[1], cidr[2])
+
+
+def cmd_bad_stack(src, dst):
+    import yaml
+
+    with open(src, encoding="utf-8") as f:
+        doc = yaml.safe_load(f)
+    config = doc["config"]
+    config["home-relay:forwards"][0]["port"] = 22
+    config["home-relay:mtu"] = 9000
+    with open(dst, "w", encoding="utf-8") as f:
+        yaml.safe_dump(doc, f, sort_keys=False)
+
+
+def tcp_listener(port, fallback):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind(("0.0.0.0", port))
+    except OSError:
+        # The port is taken on another address (the lab's sshd holds 22 on the management address):
+        # listen on the tunnel address only, which may not exist yet.
+        if not fallback:
+            raise
+        s.setsockopt(socket.IPPROTO_IP, IP_FREEBIND, 1)
+        s.bind((fallback, port))
+    s.listen(64)
+    s.setblocking(False)
+    return s
+
+
+def cmd_serve(specs, fallback=None):
+    sel = selectors.DefaultSelector()
+    for spec in specs:
+        proto, port = spec.split(":")
+        if proto == "tcp":
+            sel.register(tcp_listener(int(port), fallback), selectors.EVENT_READ, "tcp")
+        else:
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.bind(("0.0.0.0", int(port)))
+            sel.register(s, selectors.EVENT_READ, "udp")
+    print("serving", " ".join(specs), flush=True)
+    while True:
+        for key, _ in sel.select(timeout=5):
+            sock = key.fileobj
+            try:
+                if key.data == "tcp":
+                    conn, peer = sock.accept()
+                    with conn:
+                        conn.settimeout(2)
+                        conn.sendall(f"{peer[0]}\n".encode())
+                    print("tcp", sock.getsockname()[1], "from", peer[0], flush=True)
+                else:
+                    _, peer = sock.recvfrom(2048)
+                    sock.sendto(f"{peer[0]}\n".encode(), peer)
+                    print("udp", sock.getsockname()[1], "from", peer[0], flush=True)
+            except OSError as e:
+                print("error:", e, flush=True)
+
+
+def cmd_probe(proto, host, port, timeout=2.0):
+    try:
+        if proto == "tcp":
+            with socket.create_connection((host, int(port)), timeout=timeout) as s:
+                s.settimeout(timeout)
+                data = s.recv(256)
+        else:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.settimeout(timeout)
+                s.connect((host, int(port)))
+                s.send(b"probe\n")
+                data = s.recv(256)
+    except OSError as e:
+        print(f"no answer ({e.__class__.__name__}: {e})")
+        return 1
+    print(data.decode(errors="replace").strip() or "(empty answer)")
+    return 0
+
+
+def cmd_latency(host, port, count):
+    times = []
+    for _ in range(int(count)):
+        start = time.perf_counter()
+        with socket.create_connection((host, int(port)), timeout=2):
+            times.append((time.perf_counter() - start) * 1000)
+        time.sleep(0.01)
+    print(json.dumps({"median_ms": round(statistics.median(times), 3), "samples_ms": [round(t, 3) for t in times]}))
+    return 0
+
+
+def main(argv):
+    if len(argv) < 2:
+        print(__doc__, file=sys.stderr)
+        return 64
+    cmd, args = argv[1], argv[2:]
+    if cmd == "forwards":
+        cmd_forwards(*args)
+    elif cmd == "tunnel":
+        cmd_tunnel(*args)
+    elif cmd == "bad-stack":
+        cmd_bad_stack(*args)
+    elif cmd == "serve":
+        fallback = None
+        if args and args[0] == "--fallback":
+            fallback, args = args[1], args[2:]
+        cmd_serve(args, fallback)
+    elif cmd == "probe":
+        return cmd_probe(args[0], args[1], args[2], float(args[3]) if len(args) > 3 else 2.0)
+    elif cmd == "latency":
+        return cmd_latency(*args)
+    else:
+        print(__doc__, file=sys.stderr)
+        return 64
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

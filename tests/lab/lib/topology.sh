@@ -1,0 +1,260 @@
+# shellcheck shell=bash disable=SC2034 # variables are shared between the files of the lab
+# The lab's network: five namespaces on documentation ranges, a management path from the root namespace (the
+# "operator", where ssh runs as Pulumi would) to the two hosts, and per host a holder process whose private mount
+# namespace gives the host its own /etc/wireguard, /etc/sysctl.d, /tmp and /run.
+#
+#   client 192.0.2.10 ── inet (router) ── vps 203.0.113.10
+#                          │
+#                        cgnat wan 198.51.100.2, masquerade ── lan 100.64.0.1 ── home 100.64.0.2
+#   root ns: hrl-m-vps 198.18.0.1/30 ── vps mgmt0 198.18.0.2;  hrl-m-home 198.18.0.5/30 ── home mgmt0 198.18.0.6
+#
+# The management /30s carry no default route: home reaches the internet only through cgnat.
+
+readonly NS_PREFIX=hrl
+readonly NAMESPACES=(inet vps cgnat home client)
+readonly HOSTS=(vps home)
+readonly VPS_PUBLIC=203.0.113.10
+readonly HOME_LAN=100.64.0.2
+readonly CLIENT_ADDR=192.0.2.10
+readonly CGNAT_WAN=198.51.100.2
+readonly CGNAT_WAN_NEXT=198.51.100.3
+readonly -A MGMT_ADDR=([vps]=198.18.0.2 [home]=198.18.0.6)
+readonly -A MGMT_PEER=([vps]=198.18.0.1/30 [home]=198.18.0.5/30)
+
+ns() { printf '%s-%s' "$NS_PREFIX" "$1"; }
+
+# in_ns NS ARGS...: runs ARGS in a network namespace that has no host on it (inet, cgnat, client).
+in_ns() {
+	local name=$1
+	shift
+	ip netns exec "$(ns "$name")" "$@"
+}
+
+holder_pid() { cat "$RUN/$1.holder"; }
+
+# in_host HOST ARGS...: runs ARGS inside HOST's network and mount namespaces, like a process on that machine.
+in_host() {
+	local host=$1 pid
+	shift
+	pid=$(holder_pid "$host")
+	nsenter -t "$pid" -m -n -- "$@"
+}
+
+ns_exists() { [ -e "/run/netns/$(ns "$1")" ]; }
+
+ns_create() {
+	cmd ip netns add "$(ns "$1")"
+	in_ns "$1" sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+	in_ns "$1" ip link set lo up
+}
+
+# veth NS_A IF_A ADDR_A NS_B IF_B ADDR_B: a veth pair with one end in each namespace ("-" is the root namespace).
+veth() {
+	local a=(netns "$(ns "$1")") b=(netns "$(ns "$4")")
+	[ "$1" != - ] || a=()
+	[ "$4" != - ] || b=()
+	cmd ip link add "$2" "${a[@]}" type veth peer name "$5" "${b[@]}"
+	ns_ip "$1" addr add "$3" dev "$2"
+	ns_ip "$4" addr add "$6" dev "$5"
+	ns_ip "$1" link set "$2" up
+	ns_ip "$4" link set "$5" up
+}
+
+ns_ip() {
+	local name=$1
+	shift
+	if [ "$name" = - ]; then cmd ip "$@"; else cmd ip -n "$(ns "$name")" "$@"; fi
+}
+
+forwarding() { in_ns "$1" sysctl -q -w net.ipv4.ip_forward="$2"; }
+
+wire_inet() {
+	ns_create inet
+	forwarding inet 1
+}
+
+wire_client() {
+	ns_create client
+	veth inet to-client 192.0.2.1/24 client eth0 "$CLIENT_ADDR/24"
+	ns_ip client route add default via 192.0.2.1
+}
+
+# The carrier's NAT: lan -> wan masqueraded; nothing from the internet gets in unless it answers a connection.
+wire_cgnat() {
+	ns_create cgnat
+	veth inet to-cgnat 198.51.100.1/24 cgnat wan "$CGNAT_WAN/24"
+	ns_ip cgnat route add default via 198.51.100.1
+	forwarding cgnat 1
+	in_ns cgnat nft -f - <<-'EOF'
+		table ip cgnat {
+			chain forward {
+				type filter hook forward priority filter; policy drop;
+				ct state established,related accept
+				iifname "lan" oifname "wan" accept
+			}
+			chain postrouting {
+				type nat hook postrouting priority srcnat; policy accept;
+				oifname "wan" masquerade
+			}
+		}
+	EOF
+}
+
+wire_vps() {
+	ns_create vps
+	veth inet to-vps 203.0.113.1/24 vps eth0 "$VPS_PUBLIC/24"
+	ns_ip vps route add default via 203.0.113.1
+	veth - hrl-m-vps "${MGMT_PEER[vps]}" vps mgmt0 "${MGMT_ADDR[vps]}/30"
+}
+
+wire_home() {
+	ns_create home
+	veth cgnat lan 100.64.0.1/24 home eth0 "$HOME_LAN/24"
+	ns_ip home route add default via 100.64.0.1
+	veth - hrl-m-home "${MGMT_PEER[home]}" home mgmt0 "${MGMT_ADDR[home]}/30"
+}
+
+# The holder: a process in the host's network namespace and in a private mount namespace, where the host's own
+# directories (kept under $RUN/hosts/HOST, so they survive a "reboot") are bound over the machine's. It lives as
+# long as the lab's shell and no longer.
+holder_start() {
+	local host=$1 dir=$RUN/hosts/$1
+	install -d -m 0700 "$dir/etc-wireguard"
+	install -d -m 0755 "$dir/etc-sysctl.d"
+	install -d -m 1777 "$dir/tmp"
+	rm -f "$dir/ready"
+	# shellcheck disable=SC2016 # expanded by the holder's shell
+	ip netns exec "$(ns "$host")" unshare --mount --propagation private -- /bin/bash -c '
+		set -e
+		mount --bind "$1/etc-wireguard" /etc/wireguard
+		mount --bind "$1/etc-sysctl.d" /etc/sysctl.d
+		mount --bind "$1/tmp" /tmp
+		mount -t tmpfs -o mode=0755,size=16m "lab-run-$3" /run
+		mkdir -m 0755 /run/sshd /run/wireguard
+		: >"$1/ready"
+		exec tail --pid="$2" -f /dev/null' holder "$dir" "$$" "$host" </dev/null >>"$LOGS/holder-$host.log" 2>&1 &
+	echo "$!" >"$RUN/$host.holder"
+	wait_until 10 test -e "$dir/ready" || die "the holder of $host did not start (see $LOGS/holder-$host.log)"
+	# The scripts must take their no-systemd path, as on a machine without it.
+	in_host "$host" test ! -e /run/systemd/system || die "$host sees /run/systemd/system"
+}
+
+ssh_keys() {
+	install -d -m 0700 "$RUN/ssh"
+	cmd ssh-keygen -q -t ed25519 -N '' -C lab-operator -f "$RUN/ssh/id_ed25519"
+	install -m 0600 "$RUN/ssh/id_ed25519.pub" "$RUN/ssh/authorized_keys"
+	local host
+	for host in "${HOSTS[@]}"; do
+		cmd ssh-keygen -q -t ed25519 -N '' -C "$host" -f "$RUN/ssh/${host}_host_ed25519_key"
+		printf '%s %s\n' "${MGMT_ADDR[$host]}" "$(cut -d' ' -f1,2 "$RUN/ssh/${host}_host_ed25519_key.pub")"
+	done >"$RUN/ssh/known_hosts"
+	{
+		for host in "${HOSTS[@]}"; do
+			printf 'Host %s\n\tHostName %s\n' "$host" "${MGMT_ADDR[$host]}"
+		done
+		cat <<-EOF
+			Host *
+			    User root
+			    IdentityFile $RUN/ssh/id_ed25519
+			    IdentitiesOnly yes
+			    UserKnownHostsFile $RUN/ssh/known_hosts
+			    GlobalKnownHostsFile /dev/null
+			    StrictHostKeyChecking yes
+			    BatchMode yes
+			    ConnectTimeout 5
+			    ServerAliveInterval 5
+			    ServerAliveCountMax 3
+			    LogLevel ERROR
+		EOF
+	} >"$RUN/ssh/config"
+}
+
+sshd_config() {
+	local host=$1
+	cat <<-EOF
+		# The lab's sshd for $host: root by the lab's key only; wg-quick told to use wireguard-go (no kernel module).
+		ListenAddress ${MGMT_ADDR[$host]}:22
+		HostKey $RUN/ssh/${host}_host_ed25519_key
+		PidFile none
+		AuthorizedKeysFile $RUN/ssh/authorized_keys
+		PermitRootLogin prohibit-password
+		PubkeyAuthentication yes
+		PasswordAuthentication no
+		KbdInteractiveAuthentication no
+		UsePAM no
+		PrintMotd no
+		PrintLastLog no
+		X11Forwarding no
+		AllowTcpForwarding no
+		SetEnv WG_QUICK_USERSPACE_IMPLEMENTATION=wireguard-go
+		LogLevel VERBOSE
+	EOF
+}
+
+sshd_start() {
+	local host=$1
+	sshd_config "$host" >"$RUN/ssh/sshd_config.$host"
+	in_host "$host" /usr/sbin/sshd -t -f "$RUN/ssh/sshd_config.$host" || die "sshd rejects the lab's config for $host"
+	in_host "$host" /usr/sbin/sshd -D -e -f "$RUN/ssh/sshd_config.$host" </dev/null >>"$LOGS/sshd-$host.log" 2>&1 &
+	wait_until 15 ssh -F "$RUN/ssh/config" "root@$host" true || die "cannot ssh to $host (see $LOGS/sshd-$host.log)"
+}
+
+host_up() {
+	"wire_$1"
+	holder_start "$1"
+	sshd_start "$1"
+}
+
+# ns_kill NS: ends every process in the namespace (all started by this lab), TERM first, KILL after 5 s.
+ns_kill() {
+	local pids
+	ns_exists "$1" || return 0
+	mapfile -t pids < <(ip netns pids "$(ns "$1")")
+	[ "${#pids[@]}" -gt 0 ] || return 0
+	printf '%s\n' "${pids[@]}" >>"$RUN/killed.pids"
+	kill -TERM "${pids[@]}" 2>/dev/null || true
+	wait_until 5 pids_gone "${pids[@]}" || kill -KILL "${pids[@]}" 2>/dev/null || true
+	wait_until 5 pids_gone "${pids[@]}" || say "lab: processes ${pids[*]} in $(ns "$1") survive"
+}
+
+pids_gone() {
+	local pid
+	for pid in "$@"; do
+		! kill -0 "$pid" 2>/dev/null || return 1
+	done
+}
+
+# ns_down NS: the power cut. Processes end, the namespace and its veths (both ends) go.
+ns_down() {
+	ns_kill "$1"
+	if ns_exists "$1"; then cmd ip netns del "$(ns "$1")"; fi
+}
+
+topology_up() {
+	wire_inet
+	wire_client
+	wire_cgnat
+	ssh_keys
+	local host
+	for host in "${HOSTS[@]}"; do host_up "$host"; done
+}
+
+topology_down() {
+	local name
+	for name in "${NAMESPACES[@]}"; do ns_down "$name"; done
+}
+
+# leftovers: prints whatever the lab left on the machine; empty when clean.
+leftovers() {
+	local name pid
+	for name in "${NAMESPACES[@]}"; do
+		! ns_exists "$name" || echo "namespace $(ns "$name")"
+	done
+	ip -o link show | awk -F': ' '$2 ~ /^hrl-/ {print "veth " $2}'
+	if [ -f "$RUN/killed.pids" ]; then
+		while read -r pid; do
+			! kill -0 "$pid" 2>/dev/null || echo "process $pid ($(cat "/proc/$pid/comm" 2>/dev/null))"
+		done <"$RUN/killed.pids"
+	fi
+	grep -F -e "$RUN" -e "/run/netns/$NS_PREFIX-" /proc/self/mountinfo | sed 's/^/mount /' || true
+}
