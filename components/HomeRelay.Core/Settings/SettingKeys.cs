@@ -40,7 +40,7 @@ public static class SettingKeys
     public static class Defaults
     {
         public const string Location = "fsn1";
-        public const string ServerType = "cx22";
+        public const string ServerType = "cx23";
         public const string Image = "debian-12";
         public const int DnsTtl = 60;
         public const int HomeSshPort = 22;
