@@ -72,15 +72,7 @@ public static class HostScripts
             	[[ $PRESHARED_KEY =~ ^[A-Za-z0-9+/]{43}=$ ]] || die "stdin holds no valid preshared_key line"
             }
 
-            wait_for_cloud_init() {
-            	command -v cloud-init >/dev/null || return 0
-            	local rc=0
-            	# 2 means "done, with recoverable errors": the packages we need may still be there; ensure_packages checks.
-            	timeout 900 cloud-init status --wait >/dev/null || rc=$?
-            	[ "$rc" -eq 0 ] || [ "$rc" -eq 2 ] || die "cloud-init did not finish (status $rc); see /var/log/cloud-init-output.log"
-            }
-
-            ensure_packages() {
+            {{(role == HostRole.Vps ? WaitForCloudInit + "\n" : "")}}ensure_packages() {
             	local missing=()
             	command -v wg-quick >/dev/null || missing+=(wireguard-tools)
             	command -v nft >/dev/null || missing+=(nftables)
@@ -89,6 +81,13 @@ public static class HostScripts
             	log "installing ${missing[*]}"
             	apt-get update -qq
             	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+            }
+
+            # Never take over a wg0 that someone else set up: its config would be overwritten.
+            refuse_foreign_config() {
+            	if [ -f "{{HostNames.ConfigPath}}" ] && ! grep -q '^{{ManagedMarker}}' "{{HostNames.ConfigPath}}"; then
+            		die "{{HostNames.ConfigPath}} exists and was not written by home-relay; move it away (and take $IFACE down) first"
+            	fi
             }
 
             # install_file PATH MODE < content: replaces PATH atomically, and only when bytes or mode differ.
@@ -173,7 +172,7 @@ public static class HostScripts
             main() {
             	[ "$(id -u)" -eq 0 ] || die "run as root (or as a user with passwordless sudo)"
             	read_secrets
-            	wait_for_cloud_init
+            {{(role == HostRole.Vps ? "\twait_for_cloud_init\n" : "")}}	refuse_foreign_config
             	ensure_packages
             	trap on_exit EXIT
             	STAGE=$(mktemp -d)
@@ -221,6 +220,9 @@ public static class HostScripts
 
             main() {
             	[ "$(id -u)" -eq 0 ] || die "run as root (or as a user with passwordless sudo)"
+            	if [ -f {{HostNames.ConfigPath}} ] && ! grep -q '^{{ManagedMarker}}' {{HostNames.ConfigPath}}; then
+            		die "{{HostNames.ConfigPath}} was not written by home-relay; leaving this host alone"
+            	fi
             	if have_systemd && systemctl is-enabled -q "wg-quick@$IFACE" 2>/dev/null; then
             		systemctl disable -q --now "wg-quick@$IFACE"
             	fi
@@ -313,6 +315,20 @@ public static class HostScripts
         }
         return $"{(sudo ? "sudo -n " : "")}bash -c \"$(cat <<'{delimiter}'\n{script}{delimiter}\n)\" {name}\n";
     }
+
+    /// <summary>The first line of every wg0.conf home-relay writes; remove and apply leave any other wg0 alone.</summary>
+    internal const string ManagedMarker = "# Managed by home-relay";
+
+    private const string WaitForCloudInit = """
+        wait_for_cloud_init() {
+        	command -v cloud-init >/dev/null || return 0
+        	local rc=0
+        	# 2 means "done, with recoverable errors": the packages we need may still be there; ensure_packages checks.
+        	timeout 900 cloud-init status --wait >/dev/null || rc=$?
+        	[ "$rc" -eq 0 ] || [ "$rc" -eq 2 ] || die "cloud-init did not finish (status $rc); see /var/log/cloud-init-output.log"
+        }
+
+        """;
 
     private static readonly string EnableForwarding = $$"""
         enable_forwarding() {

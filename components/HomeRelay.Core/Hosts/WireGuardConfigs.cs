@@ -8,7 +8,7 @@ namespace HomeRelay.Core.Hosts;
 /// </summary>
 public static class WireGuardConfigs
 {
-    private const string Header = "# Managed by home-relay: the next `pulumi up` overwrites changes made here.";
+    private const string Header = HostScripts.ManagedMarker + ": the next `pulumi up` overwrites changes made here.";
 
     public static HostFile Vps(RelayPlan plan)
     {

@@ -13,7 +13,7 @@ host_ssh() {
 	SSH_SEQ=$((SSH_SEQ + 1))
 	base=$(printf '%s/ssh/%03d-%s-%s' "$LOGS" "$SSH_SEQ" "$host" "$label")
 	LAST_SSH_OUT=$base.out
-	timeout 300 ssh -F "$RUN/ssh/config" "root@$host" "$command" <"$input" >"$base.out" 2>"$base.err" || rc=$?
+	timeout 180 ssh -F "$RUN/ssh/config" "root@$host" "$command" <"$input" >"$base.out" 2>"$base.err" || rc=$?
 	printf '+ ssh root@%s (%s, %d bytes) < %s -> exit %d, %s.{out,err}\n' \
 		"$host" "$label" "${#command}" "${input#"$RUN"/}" "$rc" "${base#"$RUN"/}" >>"$LAB_LOG"
 	return "$rc"

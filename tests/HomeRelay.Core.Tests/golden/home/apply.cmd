@@ -41,14 +41,6 @@ read_secrets() {
 	[[ $PRESHARED_KEY =~ ^[A-Za-z0-9+/]{43}=$ ]] || die "stdin holds no valid preshared_key line"
 }
 
-wait_for_cloud_init() {
-	command -v cloud-init >/dev/null || return 0
-	local rc=0
-	# 2 means "done, with recoverable errors": the packages we need may still be there; ensure_packages checks.
-	timeout 900 cloud-init status --wait >/dev/null || rc=$?
-	[ "$rc" -eq 0 ] || [ "$rc" -eq 2 ] || die "cloud-init did not finish (status $rc); see /var/log/cloud-init-output.log"
-}
-
 ensure_packages() {
 	local missing=()
 	command -v wg-quick >/dev/null || missing+=(wireguard-tools)
@@ -58,6 +50,13 @@ ensure_packages() {
 	log "installing ${missing[*]}"
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# Never take over a wg0 that someone else set up: its config would be overwritten.
+refuse_foreign_config() {
+	if [ -f "/etc/wireguard/wg0.conf" ] && ! grep -q '^# Managed by home-relay' "/etc/wireguard/wg0.conf"; then
+		die "/etc/wireguard/wg0.conf exists and was not written by home-relay; move it away (and take $IFACE down) first"
+	fi
 }
 
 # install_file PATH MODE < content: replaces PATH atomically, and only when bytes or mode differ.
@@ -142,7 +141,7 @@ on_exit() {
 main() {
 	[ "$(id -u)" -eq 0 ] || die "run as root (or as a user with passwordless sudo)"
 	read_secrets
-	wait_for_cloud_init
+	refuse_foreign_config
 	ensure_packages
 	trap on_exit EXIT
 	STAGE=$(mktemp -d)

@@ -17,6 +17,9 @@ is_up() { ip link show dev "$IFACE" >/dev/null 2>&1; }
 
 main() {
 	[ "$(id -u)" -eq 0 ] || die "run as root (or as a user with passwordless sudo)"
+	if [ -f /etc/wireguard/wg0.conf ] && ! grep -q '^# Managed by home-relay' /etc/wireguard/wg0.conf; then
+		die "/etc/wireguard/wg0.conf was not written by home-relay; leaving this host alone"
+	fi
 	if have_systemd && systemctl is-enabled -q "wg-quick@$IFACE" 2>/dev/null; then
 		systemctl disable -q --now "wg-quick@$IFACE"
 	fi

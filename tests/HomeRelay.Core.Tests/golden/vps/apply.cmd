@@ -60,6 +60,13 @@ ensure_packages() {
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# Never take over a wg0 that someone else set up: its config would be overwritten.
+refuse_foreign_config() {
+	if [ -f "/etc/wireguard/wg0.conf" ] && ! grep -q '^# Managed by home-relay' "/etc/wireguard/wg0.conf"; then
+		die "/etc/wireguard/wg0.conf exists and was not written by home-relay; move it away (and take $IFACE down) first"
+	fi
+}
+
 # install_file PATH MODE < content: replaces PATH atomically, and only when bytes or mode differ.
 install_file() {
 	local path=$1 mode=$2 tmp
@@ -158,6 +165,7 @@ main() {
 	[ "$(id -u)" -eq 0 ] || die "run as root (or as a user with passwordless sudo)"
 	read_secrets
 	wait_for_cloud_init
+	refuse_foreign_config
 	ensure_packages
 	trap on_exit EXIT
 	STAGE=$(mktemp -d)
