@@ -98,7 +98,8 @@ public sealed class Relay : ComponentResource
             Secrets = Output.Tuple(Keys.VpsPrivateKey, Keys.PresharedKey).Apply(t => Stdin(t.Item1, t.Item2)),
             // A replaced server keeps its address and host key, so only its id tells that it must be set up again.
             Triggers = { Trigger(Server.ServerId) },
-        }, new ComponentResourceOptions { Parent = this, DeletedWith = Server.Server });
+            DeletedWith = Server.Server,
+        }, child);
 
         HomePeer = new WireGuardPeer($"{name}-home-peer", new WireGuardPeerArgs
         {
@@ -114,7 +115,8 @@ public sealed class Relay : ComponentResource
             ApplyCommand = homeBundle.Apply(b => b.ApplyCommand),
             RemoveCommand = homeBundle.Apply(b => b.RemoveCommand),
             Secrets = Output.Tuple(Keys.HomePrivateKey, Keys.PresharedKey).Apply(t => Stdin(t.Item1, t.Item2)),
-        }, new ComponentResourceOptions { Parent = this, DependsOn = { VpsPeer } });
+            DependsOn = { VpsPeer.Command },
+        }, child);
 
         Check = new Command($"{name}-check", new CommandArgs
         {
@@ -128,7 +130,7 @@ public sealed class Relay : ComponentResource
                 Trigger(homeBundle.Apply(b => Sha256(b.ApplyCommand))),
                 Trigger(Server.ServerId),
             },
-        }, new CustomResourceOptions { Parent = this, DependsOn = { VpsPeer, HomePeer }, DeletedWith = Server.Server });
+        }, new CustomResourceOptions { Parent = this, DependsOn = { VpsPeer.Command, HomePeer.Command }, DeletedWith = Server.Server });
 
         Ipv4Address = Server.Ipv4Address;
         Ipv6Address = Server.Ipv6Address;

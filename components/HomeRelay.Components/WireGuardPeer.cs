@@ -20,6 +20,12 @@ public sealed class WireGuardPeerArgs
 
     /// <summary>Values whose change must re-run apply from scratch (e.g. the server's id after a replacement).</summary>
     public InputList<object> Triggers { get; init; } = [];
+
+    /// <summary>What must be configured first. Set on the command itself: children do not inherit a component's DependsOn.</summary>
+    public InputList<Resource> DependsOn { get; init; } = [];
+
+    /// <summary>When this resource is deleted, skip remove (the host goes with it). Not inherited by children either.</summary>
+    public Resource? DeletedWith { get; init; }
 }
 
 /// <summary>
@@ -50,6 +56,8 @@ public sealed class WireGuardPeer : ComponentResource
         }, new CustomResourceOptions
         {
             Parent = this,
+            DependsOn = args.DependsOn,
+            DeletedWith = args.DeletedWith,
             AdditionalSecretOutputs = { "stdout", "stderr" },
             // Remove the old configuration before the new one is applied to the (possibly same) host.
             DeleteBeforeReplace = true,

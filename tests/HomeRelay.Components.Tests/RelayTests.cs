@@ -198,11 +198,14 @@ public sealed class RemoteCommandTests
     public async Task The_home_is_configured_after_the_vps_and_the_check_after_both()
     {
         var run = await RunAsync();
-        var home = Assert.IsType<ComponentResourceOptions>(run.OptionsOf("relay-home-peer"));
-        Assert.Contains(run.Named<WireGuardPeer>("relay-vps-peer"), await ValueOf(home.DependsOn.ToOutput()));
-        var check = Assert.IsType<CustomResourceOptions>(run.OptionsOf("relay-check"));
-        var dependsOn = await ValueOf(check.DependsOn.ToOutput());
-        Assert.Equal(2, dependsOn.Length);
+        // On the commands themselves: a component's DependsOn would not hold its children back.
+        var vpsApply = run.Named<Command>("relay-vps-peer-apply");
+        var homeApply = run.Named<Command>("relay-home-peer-apply");
+        Assert.Same(vpsApply, Assert.Single(await ValueOf(run.OptionsOf("relay-home-peer-apply").DependsOn.ToOutput())));
+        var checkDependsOn = await ValueOf(run.OptionsOf("relay-check").DependsOn.ToOutput());
+        Assert.Equal(2, checkDependsOn.Length);
+        Assert.Contains(vpsApply, checkDependsOn);
+        Assert.Contains(homeApply, checkDependsOn);
         Assert.Equal(await PlanOf(run).ContinueWith(p => HostBundle.CheckCommand(p.Result)), await ValueOf(run.ArgsOf<CommandArgs>("relay-check").Create!));
     }
 
@@ -210,8 +213,10 @@ public sealed class RemoteCommandTests
     public async Task The_vps_peer_is_not_undone_on_a_server_that_is_being_deleted_anyway()
     {
         var run = await RunAsync();
-        var options = Assert.IsType<ComponentResourceOptions>(run.OptionsOf("relay-vps-peer"));
-        Assert.Same(run.Single<Server>(), options.DeletedWith);
+        // Set on the command itself: children do not inherit a component's DeletedWith.
+        Assert.Same(run.Single<Server>(), run.OptionsOf("relay-vps-peer-apply").DeletedWith);
+        Assert.Same(run.Single<Server>(), run.OptionsOf("relay-check").DeletedWith);
+        Assert.Null(run.OptionsOf("relay-home-peer-apply").DeletedWith);
     }
 
     [Fact]
