@@ -1,0 +1,57 @@
+using HomeRelay.Core.Settings;
+using HomeRelay.Core.Tests.Support;
+using YamlDotNet.RepresentationModel;
+
+namespace HomeRelay.Core.Tests;
+
+/// <summary>Pulumi.yaml declares the settings the program reads, in the form Pulumi's project schema accepts.</summary>
+public sealed class ProjectFileTests
+{
+    private static readonly string[] SimpleTypes = ["string", "integer", "boolean", "array"];
+
+    private static YamlMappingNode Declarations()
+    {
+        var stream = new YamlStream();
+        stream.Load(new StringReader(File.ReadAllText(Path.Combine(Examples.RepoRoot, "Pulumi.yaml"))));
+        var root = (YamlMappingNode)stream.Documents[0].RootNode;
+        Assert.Equal("dotnet", ((YamlScalarNode)((YamlMappingNode)root["runtime"])["name"]).Value);
+        Assert.Equal("infra/", ((YamlScalarNode)root["main"]).Value);
+        return (YamlMappingNode)root["config"];
+    }
+
+    private static string? Scalar(YamlMappingNode node, string key) =>
+        node.Children.TryGetValue(new YamlScalarNode(key), out var value) ? ((YamlScalarNode)value).Value : null;
+
+    [Fact]
+    public void Every_setting_but_the_object_list_is_declared_unnamespaced_with_a_type_pulumi_accepts()
+    {
+        var declared = Declarations().Children.ToDictionary(kv => ((YamlScalarNode)kv.Key).Value!, kv => (YamlMappingNode)kv.Value);
+        // Pulumi.yaml cannot declare a list of objects, so forwards is documented in a comment there instead.
+        Assert.Equal(SettingKeys.All.Where(k => k != SettingKeys.Forwards).Order(), declared.Keys.Order());
+        foreach (var (key, declaration) in declared)
+        {
+            Assert.Contains(Scalar(declaration, "type"), SimpleTypes);
+            Assert.False(string.IsNullOrWhiteSpace(Scalar(declaration, "description")), $"{key} has no description");
+            if (Scalar(declaration, "type") == "array")
+            {
+                Assert.Contains(Scalar((YamlMappingNode)declaration["items"], "type"), SimpleTypes);
+            }
+        }
+        Assert.Equal("true", Scalar(declared[SettingKeys.SshPrivateKey], "secret"));
+    }
+
+    [Theory]
+    [InlineData(SettingKeys.Location, SettingKeys.Defaults.Location)]
+    [InlineData(SettingKeys.ServerType, SettingKeys.Defaults.ServerType)]
+    [InlineData(SettingKeys.Image, SettingKeys.Defaults.Image)]
+    [InlineData(SettingKeys.DnsTtl, "60")]
+    [InlineData(SettingKeys.HomeSshPort, "22")]
+    [InlineData(SettingKeys.HomeUser, SettingKeys.Defaults.HomeUser)]
+    [InlineData(SettingKeys.TunnelCidr, SettingKeys.Defaults.TunnelCidr)]
+    [InlineData(SettingKeys.WireGuardPort, "51820")]
+    [InlineData(SettingKeys.Mtu, "1380")]
+    [InlineData(SettingKeys.Keepalive, "25")]
+    [InlineData(SettingKeys.KeyRotation, SettingKeys.Defaults.KeyRotation)]
+    public void Declared_defaults_are_the_programs_defaults(string key, string expected) =>
+        Assert.Equal(expected, Scalar((YamlMappingNode)Declarations()[key], "default"));
+}
