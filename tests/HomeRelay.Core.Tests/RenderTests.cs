@@ -138,16 +138,6 @@ public sealed class RenderTests
         Assert.Equal(ScriptOf(command).TrimEnd('\n'), result.Stdout);
     }
 
-    [Fact]
-    public void Apply_refuses_to_start_without_its_secrets_on_stdin()
-    {
-        Skip.IfNot(Environment.UserName == "root", "the script checks for root before it reads stdin");
-        var result = HostTool.Run("/bin/sh", ["-c", Home.ApplyCommand], stdin: "private_key nonsense\n");
-        Assert.Equal(1, result.ExitCode);
-        Assert.Contains("stdin holds no valid private_key line", result.Stderr);
-        Assert.DoesNotContain("nonsense", result.Output);
-    }
-
     [SkippableFact]
     public void Cloud_init_passes_its_schema_check()
     {

@@ -1,2 +1,119 @@
 # shellcheck shell=bash disable=SC2034 # variables are shared between the files of the lab
-bench() { die "not yet"; }
+# The benchmark: the relay against the VPS reached directly, in one run, with the client's link shaped (unshaped
+# veths run at ~10 Gbit/s against a few hundred Mbit/s for userspace WireGuard, which would measure wireguard-go,
+# not the relay). Writes tests/lab/out/bench.json and prints a table.
+
+readonly BENCH_RATE=100mbit
+readonly BENCH_SECONDS=10
+readonly BENCH_CONNECTS=200
+readonly DIRECT_PORT=7001
+readonly DIRECT_IPERF_PORT=5201
+
+# The client's link, both ways: the visitor's access line.
+shape_client_link() {
+	cmd in_ns client tc qdisc replace dev eth0 root tbf rate "$BENCH_RATE" burst 256kb latency 20ms
+	cmd in_ns inet tc qdisc replace dev to-client root tbf rate "$BENCH_RATE" burst 256kb latency 20ms
+}
+
+unshape_client_link() {
+	cmd in_ns client tc qdisc del dev eth0 root
+	cmd in_ns inet tc qdisc del dev to-client root
+}
+
+# first_tcp_forward: "PORT TARGET" of the first TCP forward of the stack.
+first_tcp_forward() { awk '$1 == "tcp" {print $2, $3; exit}' "$RUN/forwards"; }
+
+# iperf_mbit PORT SECONDS NAME: client -> VPS_PUBLIC:PORT throughput in Mbit/s (received), JSON kept in the logs.
+iperf_mbit() {
+	local json=$LOGS/iperf-$3.json
+	in_ns client timeout $(($2 + 20)) iperf3 -4 -c "$VPS_PUBLIC" -p "$1" -t "$2" -J >"$json" 2>>"$LAB_LOG" ||
+		die "iperf3 $3 failed (see $json)"
+	/usr/bin/python3 -c 'import json,sys
+print(round(json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"] / 1e6, 1))' "$json"
+}
+
+# latency_ms PORT NAME: median TCP connect time client -> VPS_PUBLIC:PORT.
+latency_ms() {
+	in_ns client /usr/bin/python3 "$LAB_DIR/lib/labnet.py" latency "$VPS_PUBLIC" "$1" "$BENCH_CONNECTS" \
+		>"$LOGS/latency-$2.json" || die "connect latency $2 failed"
+	/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["median_ms"])' "$LOGS/latency-$2.json"
+}
+
+elapsed_s() { ms_to_s $(($(now_ms) - $1)); }
+
+first_byte() { probe client tcp "$VPS_PUBLIC" "$1" 1 >/dev/null; }
+
+bench() {
+	local port target start first_byte_s deploy_s nochange_vps_s nochange_home_s
+	read -r port target < <(first_tcp_forward)
+	[ -n "${port:-}" ] || die "the bench needs a TCP forward in $STACK"
+	shape_client_link
+
+	say "bench: empty hosts -> first forwarded byte (tcp/$port)"
+	start=$(now_ms)
+	render "$STACK" "$RUN/render" || die "render failed: $(cat "$RUN/render.err")"
+	apply vps "$RUN/render" || die "apply on vps failed"
+	apply home "$RUN/render" || die "apply on home failed"
+	WAIT_STEP=0.05 wait_until 60 first_byte "$port" || die "no forwarded byte within 60 s"
+	first_byte_s=$(elapsed_s "$start")
+	host_ssh vps check "$(cat "$RUN/render/vps/check.cmd")" || die "check.cmd failed"
+	deploy_s=$(elapsed_s "$start")
+
+	say "bench: no-change apply"
+	start=$(now_ms)
+	apply vps "$RUN/render" || die "second apply on vps failed"
+	nochange_vps_s=$(elapsed_s "$start")
+	start=$(now_ms)
+	apply home "$RUN/render" || die "second apply on home failed"
+	nochange_home_s=$(elapsed_s "$start")
+
+	say "bench: connect latency ($BENCH_CONNECTS connects each)"
+	spawn vps "$LOGS/services-vps.log" /usr/bin/python3 "$LAB_DIR/lib/labnet.py" serve "tcp:$DIRECT_PORT"
+	wait_until 10 grep -q serving "$LOGS/services-vps.log" || die "the direct service did not start"
+	local lat_relay lat_direct
+	lat_relay=$(latency_ms "$port" relay)
+	lat_direct=$(latency_ms "$DIRECT_PORT" direct)
+
+	say "bench: iperf3 ${BENCH_SECONDS}s each, client link $BENCH_RATE"
+	kill "$HOME_SERVICES_PID"
+	wait_until 5 pids_gone "$HOME_SERVICES_PID" || die "the home services do not stop"
+	spawn home "$LOGS/iperf-server-home.log" iperf3 -4 -s -p "$target"
+	spawn vps "$LOGS/iperf-server-vps.log" iperf3 -4 -s -p "$DIRECT_IPERF_PORT"
+	wait_until 10 in_host home bash -c "exec 3<>/dev/tcp/127.0.0.1/$target" || die "iperf3 does not listen at home"
+	wait_until 10 in_host vps bash -c "exec 3<>/dev/tcp/127.0.0.1/$DIRECT_IPERF_PORT" || die "iperf3 does not listen on the vps"
+	local tput_relay tput_direct raw_relay raw_direct
+	tput_relay=$(iperf_mbit "$port" "$BENCH_SECONDS" relay)
+	tput_direct=$(iperf_mbit "$DIRECT_IPERF_PORT" "$BENCH_SECONDS" direct)
+	unshape_client_link
+	say "bench: iperf3 5s each, unshaped (what wireguard-go itself manages)"
+	raw_relay=$(iperf_mbit "$port" 5 relay-unshaped)
+	raw_direct=$(iperf_mbit "$DIRECT_IPERF_PORT" 5 direct-unshaped)
+
+	/usr/bin/python3 - "$OUT/bench.json" <<-EOF | tee -a "$LAB_LOG"
+		import json, sys
+		def ratio(a, b): return round(a / b, 3) if b else None
+		r = {
+		    "stack": "$STACK",
+		    "forward": "tcp/$port -> home:$target",
+		    "client_link": "tbf rate $BENCH_RATE (both ways)",
+		    "throughput_mbit": {"relay": $tput_relay, "direct": $tput_direct, "ratio": ratio($tput_relay, $tput_direct)},
+		    "throughput_unshaped_mbit": {"relay": $raw_relay, "direct": $raw_direct, "ratio": ratio($raw_relay, $raw_direct)},
+		    "connect_latency_median_ms": {"relay": $lat_relay, "direct": $lat_direct, "ratio": ratio($lat_relay, $lat_direct),
+		                                  "connects": $BENCH_CONNECTS},
+		    "empty_hosts_to_first_forwarded_byte_s": $first_byte_s,
+		    "empty_hosts_to_first_forwarded_byte_covers": "render + apply vps + apply home + first TCP answer at the client",
+		    "deploy_with_check_s": $deploy_s,
+		    "no_change_apply_s": {"vps": $nochange_vps_s, "home": $nochange_home_s},
+		}
+		json.dump(r, open(sys.argv[1], "w"), indent=2)
+		t, u, l = r["throughput_mbit"], r["throughput_unshaped_mbit"], r["connect_latency_median_ms"]
+		print(f"{'':34} {'relay':>10} {'direct':>10} {'ratio':>7}")
+		print(f"{'TCP throughput, Mbit/s (shaped)':34} {t['relay']:>10} {t['direct']:>10} {t['ratio']:>7}")
+		print(f"{'TCP throughput, Mbit/s (unshaped)':34} {u['relay']:>10} {u['direct']:>10} {u['ratio']:>7}")
+		print(f"{'TCP connect, median ms':34} {l['relay']:>10} {l['direct']:>10} {l['ratio']:>7}")
+		print(f"empty hosts -> first forwarded byte: {r['empty_hosts_to_first_forwarded_byte_s']} s"
+		      f" (with check.cmd: {r['deploy_with_check_s']} s)")
+		print(f"no-change apply: vps {r['no_change_apply_s']['vps']} s, home {r['no_change_apply_s']['home']} s")
+	EOF
+	say "bench: wrote $OUT/bench.json"
+}

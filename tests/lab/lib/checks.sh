@@ -4,18 +4,35 @@
 # expected_peer MODE: the address a home service must see a visitor at.
 expected_peer() { if [ "$1" = snat ]; then echo "$VPS_TUNNEL"; else echo "$CLIENT_ADDR"; fi; }
 
-# forwards_answer: from the client, every forward reaches its home service, which sees the expected address.
+# forwards_answer [FILE]: from the client, every forward in FILE (default: all of the stack's) reaches its home
+# service, which sees the expected address.
 forwards_answer() {
 	local proto port target mode want got bad=()
+	: >"$RUN/answering.new"
 	while read -r proto port target mode <&3; do
 		want=$(expected_peer "$mode")
 		if ! got=$(probe client "$proto" "$VPS_PUBLIC" "$port" 1); then
 			bad+=("$proto/$port: $got")
 		elif [ "$got" != "$want" ]; then
 			bad+=("$proto/$port->$target: the service saw $got, expected $want ($mode)")
+		else
+			echo "$proto $port $target $mode" >>"$RUN/answering.new"
 		fi
-	done 3<"$RUN/forwards"
+	done 3<"${1:-$RUN/forwards}"
 	[ "${#bad[@]}" -eq 0 ] || fail_because "$(join '; ' "${bad[@]}")"
+}
+
+# recovered: the forwards that answered in check 1 answer again (a forward broken from the start is check 1's
+# failure, not a failed recovery: the recovery checks name it and wait for the others).
+recovered() {
+	[ -s "$RUN/answering" ] || fail_because "no forward answered in check 1" || return 1
+	forwards_answer "$RUN/answering"
+}
+
+broken_from_start() {
+	local broken
+	broken=$(grep -vxFf "$RUN/answering" "$RUN/forwards" | awk '{printf "%s/%s ", $1, $2}') || true
+	[ -z "$broken" ] || printf '; not counted, broken since check 1: %s' "${broken% }"
 }
 
 join() {
@@ -26,7 +43,10 @@ join() {
 }
 
 check_forwards() {
-	forwards_answer || return 1
+	local rc=0
+	forwards_answer || rc=$?
+	mv "$RUN/answering.new" "$RUN/answering"
+	[ "$rc" -eq 0 ] || return 1
 	local proto port target mode seen=()
 	while read -r proto port target mode <&3; do
 		seen+=("$proto/$port=$(expected_peer "$mode")")
@@ -83,10 +103,10 @@ check_cgnat_change() {
 	cmd in_ns cgnat ip addr add "$CGNAT_WAN_NEXT/24" dev wan
 	cmd in_ns cgnat ip route replace default via 198.51.100.1
 	cmd in_ns cgnat conntrack -F
-	wait_until 120 forwards_answer || fail_because "not recovered after 120 s: $REASON" || return 1
+	wait_until 120 recovered || fail_because "not recovered after 120 s: $REASON" || return 1
 	local took=$(($(now_ms) - start))
 	home_egress_via "$CGNAT_WAN_NEXT" || return 1
-	NOTE="$CGNAT_WAN -> $CGNAT_WAN_NEXT, recovered in $(ms_to_s "$took") s"
+	NOTE="$CGNAT_WAN -> $CGNAT_WAN_NEXT, recovered in $(ms_to_s "$took") s$(broken_from_start)"
 	RECOVERY_CGNAT_MS=$took
 }
 
@@ -96,9 +116,9 @@ check_reboot() {
 	local host=$1 start took
 	start=$(now_ms)
 	reboot "$host"
-	wait_until 240 forwards_answer || fail_because "not recovered 240 s after the reboot: $REASON" || return 1
+	wait_until 240 recovered || fail_because "not recovered 240 s after the reboot: $REASON" || return 1
 	took=$(($(now_ms) - start))
-	NOTE="forwards answer $(ms_to_s "$took") s after power-on"
+	NOTE="forwards answer $(ms_to_s "$took") s after power-on$(broken_from_start)"
 }
 
 check_idempotent() {
@@ -158,16 +178,20 @@ for k, v in json.load(open(sys.argv[1])).items():
 
 # leaks PATH...: files under PATH that hold a secret, except the hosts' 0600 key files.
 leaks() {
-	local pattern=$STATE/secrets.pattern file
+	local pattern=$STATE/secrets.pattern file files rc=0
 	[ -s "$pattern" ] || secrets_pattern "$pattern"
-	timeout 120 grep -rlsF -D skip -f "$pattern" "$@" | while read -r file; do
+	files=$(timeout 120 grep -rlsF -D skip -f "$pattern" "$@") || rc=$?
+	# grep: 0 found, 1 none, 2 some file unreadable (sockets, /run/netns): only a timeout means "not searched".
+	[ "$rc" -ne 124 ] || echo "(the search timed out)"
+	[ -n "$files" ] || return 0
+	while read -r file; do
 		case "$file" in
 		"$RUN"/hosts/*/etc-wireguard/wg0.key | "$RUN"/hosts/*/etc-wireguard/wg0.psk)
 			[ "$(stat -c %a "$file")" = 600 ] || echo "$file (mode $(stat -c %a "$file"))"
 			;;
 		*) echo "$file" ;;
 		esac
-	done
+	done <<<"$files"
 }
 
 # While the tunnel is installed: the keys are on the hosts only in their 0600 key files.

@@ -21,13 +21,13 @@ die() {
 	exit 1
 }
 
-# wait_until SECONDS ARGS...: runs ARGS every half second until it succeeds; fails after SECONDS.
+# wait_until SECONDS ARGS...: runs ARGS every half second (WAIT_STEP) until it succeeds; fails after SECONDS.
 wait_until() {
 	local deadline=$((SECONDS + $1))
 	shift
 	until "$@" >/dev/null 2>&1; do
 		[ "$SECONDS" -lt "$deadline" ] || return 1
-		sleep 0.5
+		sleep "${WAIT_STEP:-0.5}"
 	done
 }
 

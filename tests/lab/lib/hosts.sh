@@ -121,15 +121,16 @@ home_services() {
 	mapfile -t specs < <(printf '%s\n' "${specs[@]}" | sort -u)
 	HOME_SERVICE_STARTS=$((${HOME_SERVICE_STARTS:-0} + 1))
 	local log=$LOGS/services-home.$HOME_SERVICE_STARTS.log
-	in_host home /usr/bin/python3 "$LAB_DIR/lib/labnet.py" serve --fallback "$HOME_TUNNEL" "${specs[@]}" \
-		</dev/null >"$log" 2>&1 &
+	spawn home "$log" /usr/bin/python3 "$LAB_DIR/lib/labnet.py" serve --fallback "$HOME_TUNNEL" \
+		--udp-reply "$UDP_REPLY" "${specs[@]}"
+	HOME_SERVICES_PID=$SPAWNED
 	wait_until 10 grep -q serving "$log" || die "the home services did not start (see $log)"
 }
 
 # A service on the internet (in client) that tells the home where its connections come from.
 client_service() {
-	in_ns client /usr/bin/python3 "$LAB_DIR/lib/labnet.py" serve "tcp:$CLIENT_SERVICE_PORT" "udp:$CLIENT_SERVICE_PORT" \
-		</dev/null >>"$LOGS/services-client.log" 2>&1 &
+	spawn client "$LOGS/services-client.log" \
+		/usr/bin/python3 "$LAB_DIR/lib/labnet.py" serve "tcp:$CLIENT_SERVICE_PORT" "udp:$CLIENT_SERVICE_PORT"
 	wait_until 10 grep -q serving "$LOGS/services-client.log" || die "the client service did not start"
 }
 

@@ -4,7 +4,8 @@
   labnet.py forwards STACK          one line per forward: PROTO PORT TARGET_PORT CLIENT_IP
   labnet.py tunnel STACK            VPS_ADDRESS HOME_ADDRESS of the tunnel
   labnet.py bad-stack IN OUT        IN with errors the core must refuse: forwards[0].port 22, mtu 9000
-  labnet.py serve SPEC...           answer each connection/datagram with the peer's address (SPEC: tcp:80, udp:53)
+  labnet.py serve [--fallback ADDR] [--udp-reply plain|pktinfo] SPEC...
+                                    answer each connection/datagram with the peer's address (SPEC: tcp:80, udp:53)
   labnet.py probe PROTO HOST PORT   print what the service at HOST:PORT answers; exit 1 when nothing does
   labnet.py latency HOST PORT N     median and all TCP connect times in milliseconds, as JSON
 
@@ -15,10 +16,12 @@ import json
 import selectors
 import socket
 import statistics
+import struct
 import sys
 import time
 
 IP_FREEBIND = 15  # from <linux/in.h>; not exported by the socket module
+IP_PKTINFO = 8
 
 
 def load_stack(path):
@@ -70,7 +73,22 @@ def tcp_listener(port, fallback):
     return s
 
 
-def cmd_serve(specs, fallback=None):
+def udp_answer(sock, pktinfo):
+    """Answers one datagram. Like most UDP servers (game servers...), a plain one replies from a socket bound to
+    0.0.0.0 and lets the kernel pick the source address; a pktinfo one replies from the address it was sent to,
+    as DNS servers do."""
+    if not pktinfo:
+        _, peer = sock.recvfrom(2048)
+        sock.sendto(f"{peer[0]}\n".encode(), peer)
+        return peer
+    _, ancillary, _, peer = sock.recvmsg(2048, socket.CMSG_SPACE(12))
+    info = [data for level, kind, data in ancillary if level == socket.IPPROTO_IP and kind == IP_PKTINFO]
+    reply = [(socket.IPPROTO_IP, IP_PKTINFO, struct.pack("I4s4s", 0, info[0][8:12], bytes(4)))] if info else []
+    sock.sendmsg([f"{peer[0]}\n".encode()], reply, 0, peer)
+    return peer
+
+
+def cmd_serve(specs, fallback=None, pktinfo=False):
     sel = selectors.DefaultSelector()
     for spec in specs:
         proto, port = spec.split(":")
@@ -78,6 +96,8 @@ def cmd_serve(specs, fallback=None):
             sel.register(tcp_listener(int(port), fallback), selectors.EVENT_READ, "tcp")
         else:
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            if pktinfo:
+                s.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
             s.bind(("0.0.0.0", int(port)))
             sel.register(s, selectors.EVENT_READ, "udp")
     print("serving", " ".join(specs), flush=True)
@@ -92,8 +112,7 @@ def cmd_serve(specs, fallback=None):
                         conn.sendall(f"{peer[0]}\n".encode())
                     print("tcp", sock.getsockname()[1], "from", peer[0], flush=True)
                 else:
-                    _, peer = sock.recvfrom(2048)
-                    sock.sendto(f"{peer[0]}\n".encode(), peer)
+                    peer = udp_answer(sock, pktinfo)
                     print("udp", sock.getsockname()[1], "from", peer[0], flush=True)
             except OSError as e:
                 print("error:", e, flush=True)
@@ -141,10 +160,15 @@ def main(argv):
     elif cmd == "bad-stack":
         cmd_bad_stack(*args)
     elif cmd == "serve":
-        fallback = None
-        if args and args[0] == "--fallback":
-            fallback, args = args[1], args[2:]
-        cmd_serve(args, fallback)
+        fallback, pktinfo = None, False
+        while args and args[0].startswith("--"):
+            if args[0] == "--fallback":
+                fallback, args = args[1], args[2:]
+            elif args[0] == "--udp-reply":
+                pktinfo, args = args[1] == "pktinfo", args[2:]
+            else:
+                return 64
+        cmd_serve(args, fallback, pktinfo)
     elif cmd == "probe":
         return cmd_probe(args[0], args[1], args[2], float(args[3]) if len(args) > 3 else 2.0)
     elif cmd == "latency":

@@ -40,6 +40,19 @@ in_host() {
 	nsenter -t "$pid" -m -n -- "$@"
 }
 
+# spawn WHERE LOG ARGS...: starts ARGS in the background in host or namespace WHERE, output appended to LOG;
+# SPAWNED is its pid (nsenter and ip netns exec exec the command, so it is the command's own pid).
+spawn() {
+	local where=$1 log=$2
+	shift 2
+	if [ -f "$RUN/$where.holder" ]; then
+		nsenter -t "$(holder_pid "$where")" -m -n -- "$@" </dev/null >>"$log" 2>&1 &
+	else
+		ip netns exec "$(ns "$where")" "$@" </dev/null >>"$log" 2>&1 &
+	fi
+	SPAWNED=$!
+}
+
 ns_exists() { [ -e "/run/netns/$(ns "$1")" ]; }
 
 ns_create() {
@@ -199,7 +212,7 @@ sshd_start() {
 	local host=$1
 	sshd_config "$host" >"$RUN/ssh/sshd_config.$host"
 	in_host "$host" /usr/sbin/sshd -t -f "$RUN/ssh/sshd_config.$host" || die "sshd rejects the lab's config for $host"
-	in_host "$host" /usr/sbin/sshd -D -e -f "$RUN/ssh/sshd_config.$host" </dev/null >>"$LOGS/sshd-$host.log" 2>&1 &
+	spawn "$host" "$LOGS/sshd-$host.log" /usr/sbin/sshd -D -e -f "$RUN/ssh/sshd_config.$host"
 	wait_until 15 ssh -F "$RUN/ssh/config" "root@$host" true || die "cannot ssh to $host (see $LOGS/sshd-$host.log)"
 }
 

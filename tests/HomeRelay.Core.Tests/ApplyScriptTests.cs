@@ -1,0 +1,65 @@
+using HomeRelay.Core.Hosts;
+using HomeRelay.Core.Tests.Support;
+
+namespace HomeRelay.Core.Tests;
+
+/// <summary>
+/// The rendered scripts run for real, each in a private mount and network namespace (unshare), so that
+/// /etc/wireguard is an empty tmpfs and nothing on this machine can be touched. The lab covers the full runs.
+/// </summary>
+public sealed class ApplyScriptTests
+{
+    private static readonly HostBundle Home = HostBundle.Home(Examples.Plan());
+
+    /// <summary>Runs <paramref name="command"/> as the login shell would, after <paramref name="setup"/>, in fresh namespaces.</summary>
+    private static HostTool.Result RunIsolated(string setup, string command, string stdin)
+    {
+        var unshare = HostTool.Require("unshare", "util-linux");
+        HostTool.RequireRoot("unshare needs root for mount and network namespaces");
+        using var script = new HostTool.TempFile($"set -e\nmount -t tmpfs tmpfs /etc/wireguard\n{setup}\n/bin/sh -c \"$(cat {command})\"\n");
+        return HostTool.Run(unshare, ["--mount", "--net", "--propagation", "private", "/bin/bash", script.Path], stdin);
+    }
+
+    [SkippableFact]
+    public void Apply_refuses_to_start_without_its_secrets_on_stdin_and_does_not_echo_them()
+    {
+        using var command = new HostTool.TempFile(Home.ApplyCommand);
+        var result = RunIsolated("", command.Path, "private_key nonsense\n");
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("stdin holds no valid private_key line", result.Stderr);
+        Assert.DoesNotContain("nonsense", result.Output);
+    }
+
+    [SkippableFact]
+    public void Apply_leaves_a_wg0_it_did_not_write_alone()
+    {
+        using var command = new HostTool.TempFile(Home.ApplyCommand);
+        var result = RunIsolated(
+            "printf '[Interface]\\nPrivateKey = theirs\\n' > /etc/wireguard/wg0.conf",
+            command.Path, Examples.HomeSecrets.ToStdin());
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("/etc/wireguard/wg0.conf exists and was not written by home-relay", result.Stderr);
+        Assert.DoesNotContain(Examples.HomeSecrets.KeyPair.PrivateKeyBase64, result.Output);
+    }
+
+    [SkippableFact]
+    public void Remove_leaves_a_wg0_it_did_not_write_alone()
+    {
+        using var command = new HostTool.TempFile(Home.RemoveCommand);
+        var result = RunIsolated(
+            "printf '[Interface]\\n' > /etc/wireguard/wg0.conf",
+            command.Path, "");
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("was not written by home-relay; leaving this host alone", result.Stderr);
+    }
+
+    [SkippableFact]
+    public void Remove_on_a_host_never_set_up_succeeds_quietly()
+    {
+        using var command = new HostTool.TempFile(Home.RemoveCommand);
+        HostTool.Require("nft", "nftables");
+        var result = RunIsolated("", command.Path, "");
+        Assert.True(result.ExitCode == 0, result.Output);
+        Assert.Equal("home-relay: removed the tunnel\n", result.Stderr);
+    }
+}
