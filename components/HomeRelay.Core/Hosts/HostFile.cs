@@ -33,7 +33,12 @@ public static class HostNames
 
     /// <summary>Routing table, firewall mark and conntrack mark of tunnel connections at home (one number, easy to grep).</summary>
     public const int HomeRoutingTable = 51821;
-    public const int HomeRulePriority = 5182;
+
+    /// <summary>
+    /// The home's policy rules, in order: UDP forward ports to the main table without its default route (LAN
+    /// replies stay local), then to the tunnel table; replies from the tunnel address; marked replies.
+    /// </summary>
+    public static readonly IReadOnlyList<int> HomeRulePriorities = [5180, 5181, 5182, 5183];
 
     /// <summary>How long ago the last handshake may be for the check to pass (WireGuard re-keys every 2 minutes).</summary>
     public const int HandshakeMaxAgeSeconds = 180;

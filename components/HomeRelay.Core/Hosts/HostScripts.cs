@@ -202,8 +202,9 @@ public static class HostScripts
             : "";
         var rules = role == HostRole.Home
             ? $$"""
-                	while ip -4 rule del pref {{HostNames.HomeRulePriority}} 2>/dev/null; do :; done
-                	while ip -4 rule del pref {{HostNames.HomeRulePriority + 1}} 2>/dev/null; do :; done
+                	for pref in {{string.Join(' ', HostNames.HomeRulePriorities)}}; do
+                		while ip -4 rule del pref "$pref" 2>/dev/null; do :; done
+                	done
 
                 """
             : "";
@@ -322,6 +323,8 @@ public static class HostScripts
     private const string WaitForCloudInit = """
         wait_for_cloud_init() {
         	command -v cloud-init >/dev/null || return 0
+        	# "not run" or "disabled": cloud-init is installed but will not run on this boot; --wait would never return.
+        	case "$(cloud-init status 2>/dev/null)" in *"not run"* | *disabled*) return 0 ;; esac
         	local rc=0
         	# 2 means "done, with recoverable errors": the packages we need may still be there; ensure_packages checks.
         	timeout 900 cloud-init status --wait >/dev/null || rc=$?

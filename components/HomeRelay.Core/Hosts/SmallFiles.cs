@@ -1,4 +1,5 @@
 using System.Text;
+using HomeRelay.Core.Settings;
 
 namespace HomeRelay.Core.Hosts;
 
@@ -8,7 +9,8 @@ public static class HomeHook
     public static HostFile Render(RelayPlan plan)
     {
         var table = HostNames.HomeRoutingTable;
-        var priority = HostNames.HomeRulePriority;
+        var p = HostNames.HomeRulePriorities;
+        var udpPorts = plan.Settings.Forwards.Where(f => f.Protocol == Protocol.Udp).Select(f => f.TargetPort).Distinct().Order();
         var text = new StringBuilder()
             .AppendLine("#!/bin/bash")
             .AppendLine("# Managed by home-relay. Sends replies to tunnel connections back through the tunnel (table")
@@ -18,17 +20,26 @@ public static class HomeHook
             .AppendLine("export LC_ALL=C")
             .AppendLine()
             .AppendLine("del_rules() {")
-            .AppendLine("\t# Each pass removes one copy; the loop ends when none is left (at most a handful).")
-            .AppendLine($"\twhile ip -4 rule del pref {priority} 2>/dev/null; do :; done")
-            .AppendLine($"\twhile ip -4 rule del pref {priority + 1} 2>/dev/null; do :; done")
+            .AppendLine("	local pref")
+            .AppendLine($"	for pref in {string.Join(' ', p)}; do")
+            .AppendLine("		# Each pass removes one rule; the loop ends when none is left at that priority.")
+            .AppendLine("		while ip -4 rule del pref \"$pref\" 2>/dev/null; do :; done")
+            .AppendLine("	done")
             .AppendLine("}")
             .AppendLine()
             .AppendLine("up() {")
-            .AppendLine("\tdel_rules")
-            .AppendLine($"\tip -4 rule add pref {priority} from {plan.Tunnel.HomeAddress} lookup {table}")
-            .AppendLine($"\tip -4 rule add pref {priority + 1} fwmark {table} lookup {table}")
-            .AppendLine("\t# Loose reverse-path filtering: visitors' addresses arrive on wg0 but are routed elsewhere.")
-            .AppendLine($"\tsysctl -q -w net.ipv4.conf.{HostNames.Interface}.rp_filter=2")
+            .AppendLine("	del_rules");
+        foreach (var port in udpPorts)
+        {
+            text.AppendLine($"	# udp/{port}: a service on 0.0.0.0 answers from the address the route picks, so route its")
+                .AppendLine("	# replies into the tunnel by port (LAN destinations still match the main table first).")
+                .AppendLine($"	ip -4 rule add pref {p[0]} ipproto udp sport {port} lookup main suppress_prefixlength 0")
+                .AppendLine($"	ip -4 rule add pref {p[1]} ipproto udp sport {port} lookup {table}");
+        }
+        text.AppendLine($"	ip -4 rule add pref {p[2]} from {plan.Tunnel.HomeAddress} lookup {table}")
+            .AppendLine($"	ip -4 rule add pref {p[3]} fwmark {table} lookup {table}")
+            .AppendLine("	# Loose reverse-path filtering: visitors' addresses arrive on wg0 but are routed elsewhere.")
+            .AppendLine($"	sysctl -q -w net.ipv4.conf.{HostNames.Interface}.rp_filter=2")
             .AppendLine("}")
             .AppendLine()
             .AppendLine("case \"${1:-}\" in")

@@ -27,8 +27,9 @@ main() {
 		wg-quick down "$IFACE" || ip link del dev "$IFACE"
 	fi
 	nft 'table inet wghome; delete table inet wghome'
-	while ip -4 rule del pref 5182 2>/dev/null; do :; done
-	while ip -4 rule del pref 5183 2>/dev/null; do :; done
+	for pref in 5180 5181 5182 5183; do
+		while ip -4 rule del pref "$pref" 2>/dev/null; do :; done
+	done
 	rm -f /etc/wireguard/wg0.conf /etc/wireguard/wg0.key /etc/wireguard/wg0.psk /etc/wireguard/wg0-home.nft /etc/wireguard/wg0-hook.sh
 	log "removed the tunnel"
 }

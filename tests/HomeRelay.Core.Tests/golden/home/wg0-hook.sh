@@ -6,13 +6,19 @@ set -euo pipefail
 export LC_ALL=C
 
 del_rules() {
-	# Each pass removes one copy; the loop ends when none is left (at most a handful).
-	while ip -4 rule del pref 5182 2>/dev/null; do :; done
-	while ip -4 rule del pref 5183 2>/dev/null; do :; done
+	local pref
+	for pref in 5180 5181 5182 5183; do
+		# Each pass removes one rule; the loop ends when none is left at that priority.
+		while ip -4 rule del pref "$pref" 2>/dev/null; do :; done
+	done
 }
 
 up() {
 	del_rules
+	# udp/25565: a service on 0.0.0.0 answers from the address the route picks, so route its
+	# replies into the tunnel by port (LAN destinations still match the main table first).
+	ip -4 rule add pref 5180 ipproto udp sport 25565 lookup main suppress_prefixlength 0
+	ip -4 rule add pref 5181 ipproto udp sport 25565 lookup 51821
 	ip -4 rule add pref 5182 from 10.66.0.2 lookup 51821
 	ip -4 rule add pref 5183 fwmark 51821 lookup 51821
 	# Loose reverse-path filtering: visitors' addresses arrive on wg0 but are routed elsewhere.

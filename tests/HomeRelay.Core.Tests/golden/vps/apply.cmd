@@ -43,6 +43,8 @@ read_secrets() {
 
 wait_for_cloud_init() {
 	command -v cloud-init >/dev/null || return 0
+	# "not run" or "disabled": cloud-init is installed but will not run on this boot; --wait would never return.
+	case "$(cloud-init status 2>/dev/null)" in *"not run"* | *disabled*) return 0 ;; esac
 	local rc=0
 	# 2 means "done, with recoverable errors": the packages we need may still be there; ensure_packages checks.
 	timeout 900 cloud-init status --wait >/dev/null || rc=$?
