@@ -194,6 +194,22 @@ leaks() {
 	done <<<"$files"
 }
 
+# The machine's shared directories, leaving out the lab's own output (the state and apply.stdin hold the keys by
+# design, and the repository may well be cloned under /tmp).
+machine_leaks() {
+	local files=()
+	mapfile -d '' -t files < <(find "$@" -xdev -path "$OUT" -prune -o -type f -size -4M -print0 2>/dev/null)
+	[ "${#files[@]}" -eq 0 ] || leaks "${files[@]}"
+}
+
+# A host's private /run (its TMPDIR, wireguard-go's socket dir), seen only from inside its mount namespace.
+host_run_leaks() {
+	local rc=0 found
+	found=$(in_host "$1" timeout 60 grep -rlsF -D skip -f "$STATE/secrets.pattern" /run) || rc=$?
+	[ "$rc" -ne 124 ] || echo "($1:/run: the search timed out)"
+	[ -z "$found" ] || printf '%s\n' "$found" | sed "s|^|$1:|"
+}
+
 # While the tunnel is installed: the keys are on the hosts only in their 0600 key files.
 scan_hosts_installed() {
 	HOST_LEAKS=$(leaks "$RUN/hosts")
@@ -205,9 +221,12 @@ check_no_secrets() {
 	# What the operator side keeps besides the state and apply.stdin: logs, outputs, rendered public files.
 	mapfile -t rendered < <(find "$RUN"/render* -type f ! -name apply.stdin ! -name cloud-init.yaml)
 	found=$(
-		leaks "$LOGS" "$LAB_LOG" "$RUN/snapshots" "${rendered[@]}" "$RUN/hosts" /tmp /var/tmp /run /etc
+		leaks "$LOGS" "$LAB_LOG" "$RUN/snapshots" "${rendered[@]}" "$RUN/hosts"
+		machine_leaks /tmp /var/tmp /run /etc
+		host_run_leaks vps
+		host_run_leaks home
 		[ -z "$HOST_LEAKS" ] || printf '%s\n' "$HOST_LEAKS"
 	)
 	[ -z "$found" ] || fail_because "a key appears in: $(printf '%s' "$found" | tr '\n' ' ')" || return 1
-	NOTE="$(wc -l <"$STATE/secrets.pattern") secrets; $(find "$LOGS" -type f | wc -l) logs, ${#rendered[@]} rendered files, host files, /tmp /var/tmp /run /etc"
+	NOTE="$(wc -l <"$STATE/secrets.pattern") secrets; $(find "$LOGS" -type f | wc -l) logs, ${#rendered[@]} rendered files, host files, each host's /run, the machine's /tmp /var/tmp /run /etc"
 }

@@ -1,7 +1,7 @@
 # shellcheck shell=bash disable=SC2034 # variables are shared between the files of the lab
 # The lab's network: five namespaces on documentation ranges, a management path from the root namespace (the
 # "operator", where ssh runs as Pulumi would) to the two hosts, and per host a holder process whose private mount
-# namespace gives the host its own /etc/wireguard, /etc/sysctl.d, /tmp and /run.
+# namespace gives the host its own /etc/wireguard, /etc/sysctl.d and /run (with its TMPDIR, /run/tmp).
 #
 #   client 192.0.2.10 ── inet (router) ── vps 203.0.113.10
 #                          │
@@ -134,16 +134,17 @@ holder_start() {
 	local host=$1 dir=$RUN/hosts/$1
 	install -d -m 0700 "$dir/etc-wireguard"
 	install -d -m 0755 "$dir/etc-sysctl.d"
-	install -d -m 1777 "$dir/tmp"
 	rm -f "$dir/ready"
 	# shellcheck disable=SC2016 # expanded by the holder's shell
 	ip netns exec "$(ns "$host")" unshare --mount --propagation private -- /bin/bash -c '
 		set -e
 		mount --bind "$1/etc-wireguard" /etc/wireguard
 		mount --bind "$1/etc-sysctl.d" /etc/sysctl.d
-		mount --bind "$1/tmp" /tmp
 		mount -t tmpfs -o mode=0755,size=16m "lab-run-$3" /run
 		mkdir -m 0755 /run/sshd /run/wireguard /run/cloud-init
+		# The host'"'"'s own temporary files (sshd hands TMPDIR to every command). Not a bind over /tmp: that would
+		# hide the lab itself wherever the repository is cloned under /tmp.
+		mkdir -m 1777 /run/tmp
 		# The hosts share the machine'"'"'s /usr, which may hold cloud-init: let it report "done", as on a server
 		# that booted (apply waits for it, and "not run" would make it wait its full 900 s).
 		echo "{\"v1\": {\"datasource\": null, \"init\": {\"errors\": [], \"start\": 1, \"finished\": 2}}}" >/run/cloud-init/status.json
@@ -203,7 +204,7 @@ sshd_config() {
 		PrintLastLog no
 		X11Forwarding no
 		AllowTcpForwarding no
-		SetEnv WG_QUICK_USERSPACE_IMPLEMENTATION=wireguard-go
+		SetEnv WG_QUICK_USERSPACE_IMPLEMENTATION=wireguard-go TMPDIR=/run/tmp
 		LogLevel VERBOSE
 	EOF
 }
