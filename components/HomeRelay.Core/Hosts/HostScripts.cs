@@ -35,6 +35,7 @@ public static class HostScripts
         }
 
         var ruleset = role == HostRole.Vps ? HostNames.VpsRulesetPath : HostNames.HomeRulesetPath;
+        var hook = role == HostRole.Home ? HostNames.HomeHookPath : "";
         return $$"""
             #!/bin/bash
             # home-relay apply ({{Name(role)}}): installs or updates the WireGuard tunnel and its firewall table.
@@ -47,6 +48,7 @@ public static class HostScripts
 
             readonly IFACE={{HostNames.Interface}}
             readonly RULESET={{ruleset}}
+            readonly HOOK={{(hook.Length == 0 ? "''" : hook)}}
             readonly FORWARDING_BEFORE={{HostNames.ForwardingBeforePath}}
             readonly SYSCTL_FILE={{HostNames.SysctlPath}}
             CHANGED=()
@@ -120,11 +122,12 @@ public static class HostScripts
             	fi
             }
 
-            # Only the firewall table changed (e.g. a port was added): reload it without dropping the tunnel.
-            only_ruleset_changed() {
+            # Only the firewall table or the routing hook changed (e.g. a port was added): both reload in place, and the
+            # tunnel, its handshake and every open connection stay up.
+            only_firewall_changed() {
             	local path
             	for path in "${CHANGED[@]}"; do
-            		case "$path" in "$RULESET" | "$SYSCTL_FILE" | "$FORWARDING_BEFORE") ;; *) return 1 ;; esac
+            		case "$path" in "$RULESET" | "$HOOK" | "$SYSCTL_FILE" | "$FORWARDING_BEFORE") ;; *) return 1 ;; esac
             	done
             }
 
@@ -134,9 +137,10 @@ public static class HostScripts
             		start_tunnel
             	elif [ "${#CHANGED[@]}" -eq 0 ]; then
             		log "no change"
-            	elif only_ruleset_changed; then
-            		log "reloading the firewall table"
+            	elif only_firewall_changed; then
+            		log "reloading the firewall table in place"
             		nft -f "$RULESET"
+            		if [ -n "$HOOK" ]; then "$HOOK" up; fi
             	else
             		log "restarting the tunnel"
             		start_tunnel

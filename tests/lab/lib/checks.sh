@@ -138,6 +138,44 @@ check_idempotent() {
 	NOTE="ruleset, rules, routes, wg showconf, wireguard-go pid, files, ip_forward unchanged on both"
 }
 
+# The wireguard-go process of each host (the hosts share a PID namespace: tell them apart by network namespace).
+wireguard_go_pids() {
+	local host pid own
+	for host in "${HOSTS[@]}"; do
+		own=$(in_host "$host" readlink /proc/self/ns/net)
+		printf '%s=' "$host"
+		for pid in $(pgrep -x wireguard-go); do
+			[ "$(readlink "/proc/$pid/ns/net")" != "$own" ] || printf '%s ' "$pid"
+		done
+	done
+}
+
+# A user adds a port (tcp and udp $CLOSED_PORT, whose home services already run): the firewall tables and the home's
+# routing rules reload in place, the tunnel keeps running, and the new port answers with the visitor's address.
+# Then the original stack goes back, and the port is closed again.
+check_add_port() {
+	local pids plus=$RUN/Pulumi.plus.yaml added=$RUN/forwards.added
+	pids=$(wireguard_go_pids)
+	/usr/bin/python3 "$LAB_DIR/lib/labnet.py" add-forwards "$STACK" "$plus" "$CLOSED_PORT"
+	render "$plus" "$RUN/render-plus" || fail_because "render with the added port failed" || return 1
+	apply vps "$RUN/render-plus" || fail_because "apply on vps failed" || return 1
+	grep -q "reloading the firewall table in place" "$LAST_SSH_ERR" || fail_because "vps did not reload in place: $(tail -n 2 "$LAST_SSH_ERR")" || return 1
+	apply home "$RUN/render-plus" || fail_because "apply on home failed" || return 1
+	grep -q "reloading the firewall table in place" "$LAST_SSH_ERR" || fail_because "home did not reload in place: $(tail -n 2 "$LAST_SSH_ERR")" || return 1
+	printf '%s\n' "tcp $CLOSED_PORT $CLOSED_PORT transparent" "udp $CLOSED_PORT $CLOSED_PORT transparent" >"$added"
+	wait_until 20 forwards_answer "$added" || return 1
+	[ "$(wireguard_go_pids)" = "$pids" ] || fail_because "the tunnel restarted: wireguard-go $pids -> $(wireguard_go_pids)" || return 1
+	apply vps "$RUN/render" || fail_because "apply of the original stack on vps failed" || return 1
+	apply home "$RUN/render" || fail_because "apply of the original stack on home failed" || return 1
+	local proto got
+	for proto in tcp udp; do
+		if got=$(probe client "$proto" "$VPS_PUBLIC" "$CLOSED_PORT" 1); then
+			fail_because "$proto/$CLOSED_PORT still answers after the port was removed: $got" || return 1
+		fi
+	done
+	NOTE="tcp+udp/$CLOSED_PORT added and removed; wireguard-go ${pids% } kept"
+}
+
 check_remove() {
 	local host
 	remove home "$RUN/render" || fail_because "remove on home failed" || return 1

@@ -5,14 +5,16 @@
 
 SSH_SEQ=0
 LAST_SSH_OUT=""
+LAST_SSH_ERR=""
 
 # host_ssh HOST LABEL COMMAND [STDIN_FILE]: runs COMMAND on HOST over the pinned ssh path. Its stdout and stderr are
-# kept apart under $LOGS/ssh (LAST_SSH_OUT names the stdout file); the lab log records the call and its status.
+# kept apart under $LOGS/ssh (LAST_SSH_OUT and LAST_SSH_ERR name the files); the lab log records the call and its status.
 host_ssh() {
 	local host=$1 label=$2 command=$3 input=${4:-/dev/null} base rc=0
 	SSH_SEQ=$((SSH_SEQ + 1))
 	base=$(printf '%s/ssh/%03d-%s-%s' "$LOGS" "$SSH_SEQ" "$host" "$label")
 	LAST_SSH_OUT=$base.out
+	LAST_SSH_ERR=$base.err
 	timeout 180 ssh -F "$RUN/ssh/config" "root@$host" "$command" <"$input" >"$base.out" 2>"$base.err" || rc=$?
 	printf '+ ssh root@%s (%s, %d bytes) < %s -> exit %d, %s.{out,err}\n' \
 		"$host" "$label" "${#command}" "${input#"$RUN"/}" "$rc" "${base#"$RUN"/}" >>"$LAB_LOG"

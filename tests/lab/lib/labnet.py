@@ -4,6 +4,7 @@
   labnet.py forwards STACK          one line per forward: PROTO PORT TARGET_PORT CLIENT_IP
   labnet.py tunnel STACK            VPS_ADDRESS HOME_ADDRESS of the tunnel
   labnet.py bad-stack IN OUT        IN with errors the core must refuse: forwards[0].port 22, mtu 9000
+  labnet.py add-forwards IN OUT PORT   IN with tcp and udp forwards of PORT added (a user adding a port)
   labnet.py serve [--fallback ADDR] [--udp-reply plain|pktinfo] SPEC...
                                     answer each connection/datagram with the peer's address (SPEC: tcp:80, udp:53)
   labnet.py probe PROTO HOST PORT   print what the service at HOST:PORT answers; exit 1 when nothing does
@@ -52,6 +53,16 @@ def cmd_bad_stack(src, dst):
     config = doc["config"]
     config["home-relay:forwards"][0]["port"] = 22
     config["home-relay:mtu"] = 9000
+    with open(dst, "w", encoding="utf-8") as f:
+        yaml.safe_dump(doc, f, sort_keys=False)
+
+
+def cmd_add_forwards(src, dst, port):
+    import yaml
+
+    with open(src, encoding="utf-8") as f:
+        doc = yaml.safe_load(f)
+    doc["config"]["home-relay:forwards"] += [{"protocol": p, "port": int(port)} for p in ("tcp", "udp")]
     with open(dst, "w", encoding="utf-8") as f:
         yaml.safe_dump(doc, f, sort_keys=False)
 
@@ -159,6 +170,8 @@ def main(argv):
         cmd_tunnel(*args)
     elif cmd == "bad-stack":
         cmd_bad_stack(*args)
+    elif cmd == "add-forwards":
+        cmd_add_forwards(*args)
     elif cmd == "serve":
         fallback, pktinfo = None, False
         while args and args[0].startswith("--"):

@@ -10,6 +10,7 @@ umask 077
 
 readonly IFACE=wg0
 readonly RULESET=/etc/wireguard/wg0-fwd.nft
+readonly HOOK=''
 readonly FORWARDING_BEFORE=/etc/wireguard/wg0-ip_forward.before
 readonly SYSCTL_FILE=/etc/sysctl.d/90-home-relay.conf
 CHANGED=()
@@ -114,11 +115,12 @@ start_tunnel() {
 	fi
 }
 
-# Only the firewall table changed (e.g. a port was added): reload it without dropping the tunnel.
-only_ruleset_changed() {
+# Only the firewall table or the routing hook changed (e.g. a port was added): both reload in place, and the
+# tunnel, its handshake and every open connection stay up.
+only_firewall_changed() {
 	local path
 	for path in "${CHANGED[@]}"; do
-		case "$path" in "$RULESET" | "$SYSCTL_FILE" | "$FORWARDING_BEFORE") ;; *) return 1 ;; esac
+		case "$path" in "$RULESET" | "$HOOK" | "$SYSCTL_FILE" | "$FORWARDING_BEFORE") ;; *) return 1 ;; esac
 	done
 }
 
@@ -128,9 +130,10 @@ converge_tunnel() {
 		start_tunnel
 	elif [ "${#CHANGED[@]}" -eq 0 ]; then
 		log "no change"
-	elif only_ruleset_changed; then
-		log "reloading the firewall table"
+	elif only_firewall_changed; then
+		log "reloading the firewall table in place"
 		nft -f "$RULESET"
+		if [ -n "$HOOK" ]; then "$HOOK" up; fi
 	else
 		log "restarting the tunnel"
 		start_tunnel
