@@ -10,13 +10,15 @@ namespace HomeRelay.Core.Tests;
 public sealed class ApplyScriptTests
 {
     private static readonly HostBundle Home = HostBundle.Home(Examples.Plan());
+    private static readonly HostBundle Vps = HostBundle.Vps(Examples.Plan());
 
     /// <summary>Runs <paramref name="command"/> as the login shell would, after <paramref name="setup"/>, in fresh namespaces.</summary>
     private static HostTool.Result RunIsolated(string setup, string command, string stdin)
     {
         var unshare = HostTool.Require("unshare", "util-linux");
         HostTool.RequireRoot("unshare needs root for mount and network namespaces");
-        using var script = new HostTool.TempFile($"set -e\nmount -t tmpfs tmpfs /etc/wireguard\n{setup}\n/bin/sh -c \"$(cat {command})\"\n");
+        using var script = new HostTool.TempFile(
+            $"set -e\nmount -t tmpfs tmpfs /etc/wireguard\nmount -t tmpfs tmpfs /etc/sysctl.d\n{setup}\n/bin/sh -c \"$(cat {command})\"\n");
         return HostTool.Run(unshare, ["--mount", "--net", "--propagation", "private", "/bin/bash", script.Path], stdin);
     }
 
@@ -61,5 +63,23 @@ public sealed class ApplyScriptTests
         var result = RunIsolated("", command.Path, "");
         Assert.True(result.ExitCode == 0, result.Output);
         Assert.Equal("home-relay: removed the tunnel\n", result.Stderr);
+    }
+
+    [SkippableFact]
+    public void A_failed_first_apply_leaves_nothing_behind()
+    {
+        HostTool.Require("nft", "nftables");
+        using var command = new HostTool.TempFile(Vps.ApplyCommand);
+        // The tunnel cannot start (a wg-quick that fails): every file, and the forwarding switch, must go back.
+        var result = RunIsolated(
+            "mkdir -p /run/fakebin && printf '#!/bin/sh\\necho wg-quick: no >&2\\nexit 1\\n' > /run/fakebin/wg-quick"
+            + " && chmod +x /run/fakebin/wg-quick && export PATH=/run/fakebin:$PATH && sysctl -q -w net.ipv4.ip_forward=0"
+            + " && trap 'echo files: $(ls -A /etc/wireguard /etc/sysctl.d | tr -s \"\\n\" \" \"); echo ip_forward: $(sysctl -n net.ipv4.ip_forward)' EXIT",
+            command.Path, Examples.VpsSecrets.ToStdin());
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("apply failed; putting the previous files and tunnel back", result.Stderr);
+        Assert.Contains("files: /etc/sysctl.d: /etc/wireguard:\n", result.Stdout); // both directories empty again
+        Assert.Contains("ip_forward: 0", result.Stdout);
+        Assert.DoesNotContain(Examples.VpsSecrets.KeyPair.PrivateKeyBase64, result.Output);
     }
 }
