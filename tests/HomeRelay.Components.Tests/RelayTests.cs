@@ -156,6 +156,7 @@ public sealed class RemoteCommandTests
         var args = run.ArgsOf<CommandArgs>(name);
 
         Assert.Equal(bundle.ApplyCommand, await ValueOf(args.Create!));
+        Assert.False(await IsSecret(args.Create!), "the script must stay readable in a preview diff");
         Assert.Equal(bundle.ApplyCommand, await ValueOf(args.Update!));
         Assert.Equal(bundle.RemoveCommand, await ValueOf(args.Delete!));
         var expectedStdin = new PeerSecrets(WireGuardKeyPair.FromPrivateKeyBase64(privateKey), PresharedKey.FromBase64(await ValueOf(keys.PresharedKey))).ToStdin();
