@@ -25,8 +25,9 @@ host_ssh() {
 # neither uses nor disturbs the bin/obj of someone building the same projects meanwhile.
 build_cli() {
 	local build=$OUT/build
+	# No build servers: they would outlive the run holding the lab's lock (fd 9), refusing the next run.
 	cmd timeout 600 dotnet build "$REPO/components/HomeRelay.Cli/HomeRelay.Cli.csproj" -c Release \
-		--artifacts-path "$build" -nologo -v quiet || die "the CLI does not build (see $LAB_LOG)"
+		--artifacts-path "$build" --disable-build-servers -nologo -v quiet 9>&- || die "the CLI does not build (see $LAB_LOG)"
 	CLI_DLL=$(find "$build/bin/HomeRelay.Cli" -name home-relay-render.dll -print -quit)
 	[ -n "$CLI_DLL" ] || die "no home-relay-render.dll under $build"
 }
