@@ -10,7 +10,7 @@ public static class StackSettings
     public static RelaySettings Read()
     {
         var config = new Config(SettingKeys.Namespace);
-        var result = SettingsReader.Read(config.Get);
+        var result = SettingsReader.Read(config.Get, StackKeys());
         foreach (var warning in result.Warnings)
         {
             Log.Warn(warning.ToString());
@@ -21,6 +21,26 @@ public static class StackSettings
             throw new RunException(new InvalidSettingsException(result.Errors.ToList()).Message);
         }
         return result.Settings;
+    }
+
+    /// <summary>
+    /// The keys of our namespace that the stack sets. Pulumi hands the program its whole config as JSON in
+    /// PULUMI_CONFIG (the SDK's Config reads the same variable) but offers no API to list it.
+    /// </summary>
+    private static IEnumerable<string> StackKeys()
+    {
+        var json = System.Environment.GetEnvironmentVariable("PULUMI_CONFIG");
+        if (string.IsNullOrEmpty(json))
+        {
+            return [];
+        }
+        var prefix = SettingKeys.Namespace + ":";
+        using var document = System.Text.Json.JsonDocument.Parse(json);
+        return document.RootElement.EnumerateObject()
+            .Select(p => p.Name)
+            .Where(k => k.StartsWith(prefix, StringComparison.Ordinal))
+            .Select(k => k[prefix.Length..])
+            .ToList();
     }
 
     /// <summary>The admin's SSH private key (secret) and its public half, read out of the key file (not secret).</summary>

@@ -269,6 +269,17 @@ public sealed class InvalidSettingsTests
     }
 
     [Fact]
+    public async Task A_misspelt_setting_is_refused_by_its_name_instead_of_being_ignored()
+    {
+        var config = ExampleConfig();
+        config["mtuu"] = "1400";
+        var mocks = new RelayMocks();
+        var e = await Assert.ThrowsAnyAsync<Exception>(() => RunAsync(config, mocks));
+        Assert.Contains("home-relay:mtuu: is not a home-relay setting", e.ToString());
+        Assert.DoesNotContain(mocks.Registered, r => r.Type != "pulumi:pulumi:Stack");
+    }
+
+    [Fact]
     public async Task A_missing_login_key_is_refused_by_its_setting_name()
     {
         var config = ExampleConfig();

@@ -37,6 +37,15 @@ public static class SettingKeys
         TunnelCidr, WireGuardPort, Mtu, Keepalive, KeyRotation, SshPrivateKey,
     ];
 
+    /// <summary>
+    /// A problem for each key that is not a setting (a typo, which Pulumi itself would ignore silently).
+    /// <paramref name="keys"/> are without the namespace.
+    /// </summary>
+    public static IEnumerable<SettingsProblem> Unknown(IEnumerable<string> keys) => keys
+        .Where(k => !All.Contains(k.Split('.', '[')[0]))
+        .Order(StringComparer.Ordinal)
+        .Select(k => new SettingsProblem(k, $"is not a home-relay setting; known settings are {string.Join(", ", All)}"));
+
     public static class Defaults
     {
         public const string Location = "fsn1";

@@ -28,9 +28,10 @@ public static class SettingsReader
     }
 
     /// <param name="get">Looks up a key without its namespace; null when the stack does not set it.</param>
-    public static Result Read(Func<string, string?> get)
+    /// <param name="presentKeys">Every key the stack sets (without namespace), when known: typos among them are errors.</param>
+    public static Result Read(Func<string, string?> get, IEnumerable<string>? presentKeys = null)
     {
-        var problems = new List<SettingsProblem>();
+        var problems = new List<SettingsProblem>(SettingKeys.Unknown(presentKeys ?? []));
         var reader = new Reader(get, problems);
 
         var location = reader.NonEmpty(K.Location, K.Defaults.Location, "a Hetzner location such as fsn1, nbg1, hel1, ash or hil");

@@ -73,15 +73,7 @@ public sealed class StackFile
     /// <summary>Settings problems plus unknown keys (typos), which Pulumi itself would silently ignore.</summary>
     public SettingsReader.Result Read()
     {
-        var result = SettingsReader.Read(Get);
-        var unknown = Keys.Where(k => !SettingKeys.All.Contains(k.Split('.', '[')[0]))
-            .Select(k => new SettingsProblem(k, $"is not a home-relay setting; known settings are {string.Join(", ", SettingKeys.All)}"))
-            .ToList();
-        if (unknown.Count == 0)
-        {
-            return result;
-        }
-        return new SettingsReader.Result(null, [.. result.Problems, .. unknown]);
+        return SettingsReader.Read(Get, Keys);
     }
 
     private static JsonNode? ToJson(YamlNode node) => node switch
