@@ -261,7 +261,7 @@ public static class SettingsReader
         if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
         {
             r.Error($"{key}.{name}", $"'{text}' is not a port number; use 1-65535");
-            return required ? null : -1;
+            return null; // the error is recorded, so no settings come out of this read
         }
         return port;
     }

@@ -187,7 +187,7 @@ check_remove() {
 	NOTE="both hosts as before the first apply"
 }
 
-host_files_listing() { find "$RUN/hosts" -path '*/tmp' -prune -o -type f -printf '%P %m %s %T@\n' | sort; }
+host_files_listing() { find "$RUN/hosts" -type f -printf '%P %m %s %T@\n' | sort; }
 
 check_bad_input() {
 	local seq=$SSH_SEQ before rc=0 err=$RUN/render-bad.err
