@@ -10,7 +10,11 @@
 #
 # The management /30s carry no default route: home reaches the internet only through cgnat.
 
-readonly NS_PREFIX=hrl
+# Several labs can run on one machine at once (two clones, say): HOME_RELAY_LAB_SLOT (0-9) gives each its own
+# namespace names, root-namespace veths and management addresses. Slot 0 is the plain "hrl".
+readonly LAB_SLOT=${HOME_RELAY_LAB_SLOT:-0}
+[[ $LAB_SLOT =~ ^[0-9]$ ]] || { echo "HOME_RELAY_LAB_SLOT is a digit 0-9" >&2; exit 64; }
+if [ "$LAB_SLOT" = 0 ]; then readonly NS_PREFIX=hrl; else readonly NS_PREFIX=hrl$LAB_SLOT; fi
 readonly NAMESPACES=(inet vps cgnat home client)
 readonly HOSTS=(vps home)
 readonly VPS_PUBLIC=203.0.113.10
@@ -18,8 +22,8 @@ readonly HOME_LAN=100.64.0.2
 readonly CLIENT_ADDR=192.0.2.10
 readonly CGNAT_WAN=198.51.100.2
 readonly CGNAT_WAN_NEXT=198.51.100.3
-readonly -A MGMT_ADDR=([vps]=198.18.0.2 [home]=198.18.0.6)
-readonly -A MGMT_PEER=([vps]=198.18.0.1/30 [home]=198.18.0.5/30)
+readonly -A MGMT_ADDR=([vps]=198.18.$LAB_SLOT.2 [home]=198.18.$LAB_SLOT.6)
+readonly -A MGMT_PEER=([vps]=198.18.$LAB_SLOT.1/30 [home]=198.18.$LAB_SLOT.5/30)
 
 ns() { printf '%s-%s' "$NS_PREFIX" "$1"; }
 
@@ -117,14 +121,14 @@ wire_vps() {
 	ns_create vps
 	veth inet to-vps 203.0.113.1/24 vps eth0 "$VPS_PUBLIC/24"
 	ns_ip vps route add default via 203.0.113.1
-	veth - hrl-m-vps "${MGMT_PEER[vps]}" vps mgmt0 "${MGMT_ADDR[vps]}/30"
+	veth - "$NS_PREFIX-m-vps" "${MGMT_PEER[vps]}" vps mgmt0 "${MGMT_ADDR[vps]}/30"
 }
 
 wire_home() {
 	ns_create home
 	veth cgnat lan 100.64.0.1/24 home eth0 "$HOME_LAN/24"
 	ns_ip home route add default via 100.64.0.1
-	veth - hrl-m-home "${MGMT_PEER[home]}" home mgmt0 "${MGMT_ADDR[home]}/30"
+	veth - "$NS_PREFIX-m-home" "${MGMT_PEER[home]}" home mgmt0 "${MGMT_ADDR[home]}/30"
 }
 
 # The holder: a process in the host's network namespace and in a private mount namespace, where the host's own
@@ -270,7 +274,7 @@ leftovers() {
 	for name in "${NAMESPACES[@]}"; do
 		! ns_exists "$name" || echo "namespace $(ns "$name")"
 	done
-	ip -o link show | awk -F': ' '$2 ~ /^hrl-/ {print "veth " $2}'
+	ip -o link show | awk -F': ' -v p="$NS_PREFIX-" 'index($2, p) == 1 {print "veth " $2}'
 	if [ -f "$RUN/killed.pids" ]; then
 		while read -r pid; do
 			! kill -0 "$pid" 2>/dev/null || echo "process $pid ($(cat "/proc/$pid/comm" 2>/dev/null))"
