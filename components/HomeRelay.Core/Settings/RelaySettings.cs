@@ -18,6 +18,9 @@ public sealed record RelaySettings
     public required HomeHost Home { get; init; }
     public required TunnelSettings Tunnel { get; init; }
 
+    /// <summary>The IPv6 front door: an AAAA record, and IPv6 visitors forwarded through the tunnel (which then carries IPv6 too).</summary>
+    public bool Ipv6 => Tunnel.Ipv6Cidr is not null;
+
     /// <summary>Any string; changing it makes new WireGuard keys on the next <c>pulumi up</c>.</summary>
     public required string KeyRotation { get; init; }
 }
@@ -44,12 +47,18 @@ public sealed record HomeHost
     /// <summary>The home LAN, when given: the tunnel must not overlap it.</summary>
     public Ipv4Cidr? Lan { get; init; }
 
+    /// <summary>The home LAN's IPv6 networks, when given: the tunnel's IPv6 network must not overlap them.</summary>
+    public System.Collections.Immutable.ImmutableArray<Ipv6Cidr> Lan6 { get; init; } = [];
+
     public bool IsRoot => User == "root";
 }
 
 public sealed record TunnelSettings
 {
     public required Ipv4Cidr Cidr { get; init; }
+
+    /// <summary>The tunnel's unique-local IPv6 network; null when the IPv6 front door is off (<c>ipv6: false</c>).</summary>
+    public Ipv6Cidr? Ipv6Cidr { get; init; }
     public required int ListenPort { get; init; }
     public required int Mtu { get; init; }
     public required int Keepalive { get; init; }
@@ -59,6 +68,12 @@ public sealed record TunnelSettings
 
     /// <summary>The home end of the tunnel: the second host address of <see cref="Cidr"/>.</summary>
     public System.Net.IPAddress HomeAddress => Cidr.Host(2);
+
+    /// <summary>The VPS's IPv6 tunnel address (::1), when the tunnel carries IPv6.</summary>
+    public System.Net.IPAddress? VpsAddress6 => Ipv6Cidr?.Host(1);
+
+    /// <summary>The home's IPv6 tunnel address (::2), when the tunnel carries IPv6.</summary>
+    public System.Net.IPAddress? HomeAddress6 => Ipv6Cidr?.Host(2);
 }
 
 public enum Protocol { Tcp, Udp }
@@ -73,11 +88,24 @@ public enum ClientIpMode
     Snat,
 }
 
-public sealed record Forward(Protocol Protocol, int Port, int TargetPort, ClientIpMode ClientIp)
+/// <summary>
+/// Public <paramref name="Port"/> (or range) of the VPS, relayed to <paramref name="TargetPort"/> (a range of the same
+/// length) on the home server, or on <paramref name="TargetHost"/>, another host of the home LAN, through the home server.
+/// </summary>
+public sealed record Forward(Protocol Protocol, PortRange Port, PortRange TargetPort, ClientIpMode ClientIp, System.Net.IPAddress? TargetHost = null)
 {
     public string ProtocolName => Protocol == Protocol.Tcp ? "tcp" : "udp";
 
-    public override string ToString() => Port == TargetPort
-        ? $"{ProtocolName}/{Port}"
-        : $"{ProtocolName}/{Port}->{TargetPort}";
+    /// <summary>The home server passes it on to another host of its LAN (masqueraded, so never <see cref="ClientIpMode.Transparent"/>).</summary>
+    public bool IsLanTarget => TargetHost is not null;
+
+    /// <summary>The port changes on the way (a different port, or a shifted range).</summary>
+    public bool IsTranslated => Port != TargetPort;
+
+    public override string ToString() => (IsTranslated, TargetHost) switch
+    {
+        (false, null) => $"{ProtocolName}/{Port}",
+        (true, null) => $"{ProtocolName}/{Port}->{TargetPort}",
+        _ => $"{ProtocolName}/{Port}->{TargetHost}:{TargetPort}",
+    };
 }
