@@ -117,6 +117,25 @@ public sealed class RenderTests
         Assert.True(lint.ExitCode == 0, lint.Output);
     }
 
+    public static TheoryData<string> ScriptSourceNames() => [.. BashScript.SourceNames()];
+
+    [SkippableTheory]
+    [MemberData(nameof(ScriptSourceNames))]
+    public void Each_bash_file_passes_shellcheck_as_it_stands_in_the_repository(string name)
+    {
+        var shellcheck = HostTool.Require("shellcheck", "shellcheck");
+        using var file = new HostTool.TempFile(BashScript.Source(name), ".sh");
+        var lint = HostTool.Run(shellcheck, ["--shell=bash", "--severity=style", file.Path]);
+        Assert.True(lint.ExitCode == 0, $"{name}:\n{lint.Output}");
+    }
+
+    [Fact]
+    public void Every_bash_file_is_embedded()
+    {
+        var onDisk = Directory.GetFiles(Path.Combine(Examples.RepoRoot, "components/HomeRelay.Core/Hosts/scripts"), "*.sh").Select(Path.GetFileName);
+        Assert.Equal(onDisk.Order(StringComparer.Ordinal), BashScript.SourceNames());
+    }
+
     [SkippableFact]
     public void The_home_hook_passes_shellcheck()
     {

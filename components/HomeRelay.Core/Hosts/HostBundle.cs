@@ -10,8 +10,8 @@ public sealed record HostBundle(HostRole Role, ImmutableArray<HostFile> Files, s
 {
     public static HostBundle Vps(RelayPlan plan)
     {
-        ImmutableArray<HostFile> files = [WireGuardConfigs.Vps(plan), NftRulesets.Vps(plan)];
-        return new HostBundle(HostRole.Vps, [.. files, VpsSysctl.Render()],
+        ImmutableArray<HostFile> files = [WireGuardConfigs.Vps(plan), NftRulesets.Vps(plan), VpsSysctl.Render()];
+        return new HostBundle(HostRole.Vps, files,
             HostScripts.AsRemoteCommand(HostScripts.Apply(HostRole.Vps, files), "home-relay-apply", sudo: false),
             HostScripts.AsRemoteCommand(HostScripts.Remove(HostRole.Vps), "home-relay-remove", sudo: false));
     }

@@ -1,36 +1,83 @@
 bash -c "$(cat <<'HOME_RELAY_SCRIPT'
 #!/bin/bash
-# home-relay remove (home server): stops the tunnel and removes every file, table, rule and setting that
-# apply added, putting IP forwarding back as apply found it. Safe to run again, and on a host never set up.
-set -euo pipefail
-export LC_ALL=C
-
+# home-relay remove (home server): stops the tunnel and removes every file, table, rule and setting that apply added.
+# Rendered by home-relay from components/HomeRelay.Core/Hosts/scripts/: these settings, then the files below.
+readonly ROLE=home
 readonly IFACE=wg0
+readonly CONFIG=/etc/wireguard/wg0.conf
+readonly TABLE=wghome
+readonly FILES=(/etc/wireguard/wg0.conf /etc/wireguard/wg0.key /etc/wireguard/wg0.psk /etc/wireguard/wg0-home.nft /etc/wireguard/wg0-hook.sh)
+readonly RULE_PRIORITIES=(5180 5181 5182 5183)
+
+# ---- lib.sh
+# home-relay's shared host functions. The renderer puts this file after the settings header (ROLE, IFACE, paths,
+# tables; see HostScripts.cs) and before the script it serves, so every function here may read those settings.
+# shellcheck shell=bash
 
 log() { printf 'home-relay: %s\n' "$*" >&2; }
+
 die() {
 	log "error: $*"
 	exit 1
 }
+
+require_root() {
+	[ "$(id -u)" -eq 0 ] || die "run as root (or as a user with passwordless sudo)"
+}
+
 have_systemd() { [ -d /run/systemd/system ]; }
+
 is_up() { ip link show dev "$IFACE" >/dev/null 2>&1; }
 
-main() {
-	[ "$(id -u)" -eq 0 ] || die "run as root (or as a user with passwordless sudo)"
-	if [ -f /etc/wireguard/wg0.conf ] && ! grep -q '^# Managed by home-relay' /etc/wireguard/wg0.conf; then
-		die "/etc/wireguard/wg0.conf was not written by home-relay; leaving this host alone"
-	fi
+# Every wg0.conf home-relay writes starts with this line; apply and remove leave any other wg0 alone.
+is_ours() { grep -q '^# Managed by home-relay' "$CONFIG"; }
+
+# ---- remove.sh
+# home-relay remove: stops the tunnel and removes every file, table, rule and setting that apply added, putting IP
+# forwarding back as apply found it. Safe to run again, and on a host never set up.
+# The renderer puts the settings and lib.sh in front of this.
+# shellcheck shell=bash
+set -euo pipefail
+export LC_ALL=C
+
+stop_tunnel() {
 	if have_systemd && systemctl is-enabled -q "wg-quick@$IFACE" 2>/dev/null; then
 		systemctl disable -q --now "wg-quick@$IFACE"
 	fi
 	if is_up; then
 		wg-quick down "$IFACE" || ip link del dev "$IFACE"
 	fi
-	nft 'table inet wghome; delete table inet wghome'
-	for pref in 5180 5181 5182 5183; do
+}
+
+# Declaring the table first makes the delete succeed even when the table is already gone.
+drop_table() { nft "table inet $TABLE; delete table inet $TABLE"; }
+
+drop_rules() {
+	local pref
+	for pref in "${RULE_PRIORITIES[@]}"; do
+		# Each pass removes one rule; the loop ends when none is left at that priority.
 		while ip -4 rule del pref "$pref" 2>/dev/null; do :; done
 	done
-	rm -f /etc/wireguard/wg0.conf /etc/wireguard/wg0.key /etc/wireguard/wg0.psk /etc/wireguard/wg0-home.nft /etc/wireguard/wg0-hook.sh
+}
+
+restore_forwarding() {
+	if [ -f "$FORWARDING_BEFORE" ]; then
+		sysctl -q -w net.ipv4.ip_forward="$(cat "$FORWARDING_BEFORE")"
+	fi
+}
+
+main() {
+	require_root
+	if [ -f "$CONFIG" ] && ! is_ours; then
+		die "$CONFIG was not written by home-relay; leaving this host alone"
+	fi
+	stop_tunnel
+	drop_table
+	case "$ROLE" in
+	vps) restore_forwarding ;;
+	home) drop_rules ;;
+	esac
+	rm -f "${FILES[@]}"
 	log "removed the tunnel"
 }
 

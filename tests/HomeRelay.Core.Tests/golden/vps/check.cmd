@@ -1,20 +1,45 @@
 bash -c "$(cat <<'HOME_RELAY_SCRIPT'
 #!/bin/bash
-# home-relay check (VPS): the tunnel has a fresh handshake and every TCP forward answers through it.
-set -euo pipefail
-export LC_ALL=C
-
+# home-relay check (VPS): the tunnel has a fresh handshake and every forward answers through it.
+# Rendered by home-relay from components/HomeRelay.Core/Hosts/scripts/: these settings, then the files below.
 readonly IFACE=wg0
+readonly CONFIG=/etc/wireguard/wg0.conf
 readonly HOME_ADDRESS=10.66.0.2
-FAILED=0
+readonly LISTEN_PORT=51820
+readonly HANDSHAKE_MAX_AGE=180
+readonly FORWARDS=(tcp/80/80 tcp/443/443 tcp/2222/22 udp/25565/25565)
+
+# ---- lib.sh
+# home-relay's shared host functions. The renderer puts this file after the settings header (ROLE, IFACE, paths,
+# tables; see HostScripts.cs) and before the script it serves, so every function here may read those settings.
+# shellcheck shell=bash
 
 log() { printf 'home-relay: %s\n' "$*" >&2; }
+
 die() {
 	log "error: $*"
 	exit 1
 }
+
+require_root() {
+	[ "$(id -u)" -eq 0 ] || die "run as root (or as a user with passwordless sudo)"
+}
+
 have_systemd() { [ -d /run/systemd/system ]; }
+
 is_up() { ip link show dev "$IFACE" >/dev/null 2>&1; }
+
+# Every wg0.conf home-relay writes starts with this line; apply and remove leave any other wg0 alone.
+is_ours() { grep -q '^# Managed by home-relay' "$CONFIG"; }
+
+# ---- check.sh
+# home-relay check, run on the VPS once both peers are configured: the tunnel has a fresh handshake and every TCP
+# forward answers through it. The renderer puts the settings (FORWARDS among them) and lib.sh in front of this.
+# shellcheck shell=bash
+set -euo pipefail
+export LC_ALL=C
+
+FAILED=0
 
 handshake_age() {
 	local latest
@@ -25,9 +50,9 @@ handshake_age() {
 
 wait_for_handshake() {
 	local deadline=$((SECONDS + 120)) age
-	while ! age=$(handshake_age) || [ "$age" -gt 180 ]; do
+	while ! age=$(handshake_age) || [ "$age" -gt "$HANDSHAKE_MAX_AGE" ]; do
 		if [ "$SECONDS" -ge "$deadline" ]; then
-			die "no WireGuard handshake with the home server in 120 s: check that UDP 51820 reaches this VPS, that the home apply ran, and the home clock"
+			die "no WireGuard handshake with the home server in 120 s: check that UDP $LISTEN_PORT reaches this VPS, that the home apply ran, and the home clock"
 		fi
 		sleep 2
 	done
@@ -44,14 +69,23 @@ probe_tcp() {
 	fi
 }
 
+# FORWARDS holds one PROTO/PORT/TARGET_PORT item per forward.
+probe_forwards() {
+	local forward proto port target
+	for forward in "${FORWARDS[@]}"; do
+		IFS=/ read -r proto port target <<<"$forward"
+		case "$proto" in
+		tcp) probe_tcp "$port" "$target" ;;
+		udp) log "ok   udp/$port: not probed (UDP services need not answer an empty datagram)" ;;
+		esac
+	done
+}
+
 main() {
 	[ "$(id -u)" -eq 0 ] || die "run as root"
 	is_up || die "the tunnel interface $IFACE is not up on the VPS"
 	wait_for_handshake
-	probe_tcp 80 80
-	probe_tcp 443 443
-	probe_tcp 2222 22
-	log "ok   udp/25565: not probed (UDP services need not answer an empty datagram)"
+	probe_forwards
 	[ "$FAILED" -eq 0 ] || die "some forwards do not answer"
 }
 
