@@ -77,7 +77,7 @@ public sealed class ApplyScriptTests
             + " && trap 'echo files: $(ls -A /etc/wireguard /etc/sysctl.d | tr -s \"\\n\" \" \"); echo ip_forward: $(sysctl -n net.ipv4.ip_forward)' EXIT",
             command.Path, Examples.VpsSecrets.ToStdin());
         Assert.NotEqual(0, result.ExitCode);
-        Assert.Contains("apply failed; putting the previous files and tunnel back", result.Stderr);
+        Assert.Contains("apply did not complete (status 1); putting the previous state back", result.Stderr);
         Assert.Contains("files: /etc/sysctl.d: /etc/wireguard:\n", result.Stdout); // both directories empty again
         Assert.Contains("ip_forward: 0", result.Stdout);
         Assert.DoesNotContain(Examples.VpsSecrets.KeyPair.PrivateKeyBase64, result.Output);

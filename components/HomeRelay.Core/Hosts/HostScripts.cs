@@ -15,10 +15,11 @@ public static class HostScripts
         var script = Begin(role, "apply", "installs or updates the WireGuard tunnel and its firewall table")
             .Setting("KEY_FILE", HostNames.PrivateKeyPath)
             .Setting("PSK_FILE", HostNames.PresharedKeyPath)
-            .Setting("RULESET", role == HostRole.Vps ? HostNames.VpsRulesetPath : HostNames.HomeRulesetPath);
+            .Setting("RULESET", role == HostRole.Vps ? HostNames.VpsRulesetPath : HostNames.HomeRulesetPath)
+            .Setting("TABLE", role == HostRole.Vps ? HostNames.VpsTable : HostNames.HomeTable);
         script = role == HostRole.Vps
             ? script.Setting("FORWARDING_BEFORE", HostNames.ForwardingBeforePath).Setting("SYSCTL_FILE", HostNames.SysctlPath)
-            : script.Setting("HOOK", HostNames.HomeHookPath);
+            : script.Setting("HOOK", HostNames.HomeHookPath).Setting("TUNNEL_MARK", HostNames.HomeRoutingTable);
         return script.Part("lib.sh").RenderedFiles(files).Part("apply.sh").ToString();
     }
 
@@ -33,15 +34,21 @@ public static class HostScripts
         return script.Part("lib.sh").Part("remove.sh").ToString();
     }
 
-    /// <summary>Run on the VPS after both peers are configured: fails unless the tunnel is up and every TCP forward answers.</summary>
+    /// <summary>
+    /// Run on the VPS after both peers are configured: fails unless the tunnel is up, every TCP forward answers and
+    /// datagrams to every UDP forward get past the home's firewall.
+    /// </summary>
     public static string Check(RelayPlan plan) =>
         Begin(HostRole.Vps, "check", "the tunnel has a fresh handshake and every forward answers through it", withRole: false)
             .Setting("HOME_ADDRESS", plan.Tunnel.HomeAddress)
             .Setting("LISTEN_PORT", plan.Tunnel.ListenPort)
             .Setting("HANDSHAKE_MAX_AGE", HostNames.HandshakeMaxAgeSeconds)
+            .Setting("TUNNEL_MARK", HostNames.HomeRoutingTable)
+            .Setting("PROBE_PAYLOAD", NftRulesets.ProbePayload)
             .Setting("FORWARDS", plan.Settings.Forwards.OrderBy(f => f.Protocol).ThenBy(f => f.Port)
                 .Select(f => (object)$"{f.ProtocolName}/{f.Port}/{f.TargetPort}"))
             .Part("lib.sh")
+            .Part("probe.sh")
             .Part("check.sh")
             .ToString();
 

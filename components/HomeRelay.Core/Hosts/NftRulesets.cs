@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using System.Text;
 using HomeRelay.Core.Settings;
 
@@ -17,7 +18,7 @@ public static class NftRulesets
     {
         var home = plan.Tunnel.HomeAddress;
         var forwards = Sorted(plan.Settings.Forwards);
-        var text = Begin(HostNames.VpsTable, "relays the forwarded ports of the VPS to the home server");
+        var text = new StringBuilder();
 
         text.AppendLine("\tchain prerouting {")
             .AppendLine("\t\ttype nat hook prerouting priority dstnat; policy accept;");
@@ -41,9 +42,8 @@ public static class NftRulesets
         {
             text.AppendLine($"\t\toifname \"{HostNames.Interface}\" ct status dnat meta l4proto {f.ProtocolName} ct original proto-dst {f.Port} masquerade");
         }
-        text.AppendLine("\t}")
-            .AppendLine("}");
-        return new HostFile(HostNames.VpsRulesetPath, "0600", WireGuardConfigs.Lf(text));
+        text.AppendLine("\t}");
+        return File(HostNames.VpsRulesetPath, HostNames.VpsTable, "relays the forwarded ports of the VPS to the home server", text);
     }
 
     /// <summary>
@@ -55,7 +55,7 @@ public static class NftRulesets
     {
         var mark = HostNames.HomeRoutingTable;
         var wg = HostNames.Interface;
-        var text = Begin(HostNames.HomeTable, "lets the VPS reach the forwarded ports, and nothing else, and routes their replies back");
+        var text = new StringBuilder();
         var byProtocol = Sorted(plan.Settings.Forwards).GroupBy(f => f.ProtocolName);
 
         text.AppendLine("\tchain prerouting {")
@@ -87,17 +87,52 @@ public static class NftRulesets
             .AppendLine("\t\ttype route hook output priority mangle; policy accept;")
             .AppendLine($"\t\tct mark {mark} meta mark set ct mark")
             .AppendLine("\t}")
-            .AppendLine("}");
-        return new HostFile(HostNames.HomeRulesetPath, "0600", WireGuardConfigs.Lf(text));
+            .AppendLine()
+            .AppendLine("\t# The deploy check's UDP probe from the VPS (see probe.sh): answered with \"port unreachable\" after every usual")
+            .AppendLine("\t# filter chain, so an answer proves that forwarded datagrams get past this host's firewall. The service never sees it.")
+            .AppendLine("\tchain deploy_probe {")
+            .AppendLine($"\t\ttype filter hook input priority filter + {ProbePriority}; policy accept;")
+            .AppendLine($"\t\tiifname \"{wg}\" ip saddr {plan.Tunnel.VpsAddress} {ProbeMatch} reject");
+        if (plan.Tunnel.VpsAddress6 is { } vps6)
+        {
+            text.AppendLine($"\t\tiifname \"{wg}\" ip6 saddr {vps6} {ProbeMatch} reject");
+        }
+        text.AppendLine("\t}");
+        return File(HostNames.HomeRulesetPath, HostNames.HomeTable, "lets the VPS reach the forwarded ports, and nothing else, and routes their replies back", text);
     }
 
-    private static StringBuilder Begin(string table, string purpose) => new StringBuilder()
-        .AppendLine("#!/usr/sbin/nft -f")
-        .AppendLine($"# Managed by home-relay: table inet {table} {purpose}.")
-        .AppendLine("# Loaded by wg-quick (PreUp) and removed with the tunnel (PostDown); it touches no other table.")
-        .AppendLine($"table inet {table}")
-        .AppendLine($"delete table inet {table}")
-        .AppendLine($"table inet {table} {{");
+    /// <summary>The UDP probe's payload: 16 bytes, matched whole by the home's <c>deploy_probe</c> chain.</summary>
+    public const string ProbePayload = "home-relay-probe";
+
+    /// <summary>Later than any usual filter chain (iptables-nft's and Debian's own sit at priority filter).</summary>
+    private const int ProbePriority = 100;
+
+    private static string ProbeMatch =>
+        $"udp length {8 + ProbePayload.Length} @th,64,{ProbePayload.Length * 8} 0x{Convert.ToHexStringLower(Encoding.ASCII.GetBytes(ProbePayload))}";
+
+    /// <summary>
+    /// A ruleset file: "declare, delete, define" its own table, so a load replaces the table atomically. The table
+    /// carries a comment with a hash of its body, so apply can tell whether the loaded table is this file's.
+    /// </summary>
+    private static HostFile File(string path, string table, string purpose, StringBuilder body)
+    {
+        var rules = WireGuardConfigs.Lf(body);
+        var id = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(rules)))[..16];
+        var text = new StringBuilder()
+            .AppendLine("#!/usr/sbin/nft -f")
+            .AppendLine($"# Managed by home-relay: table inet {table} {purpose}.")
+            .AppendLine("# Loaded by wg-quick (PreUp) and removed with the tunnel (PostDown); it touches no other table.")
+            .AppendLine($"table inet {table}")
+            .AppendLine($"delete table inet {table}")
+            .AppendLine($"table inet {table} {{")
+            .AppendLine($"\tcomment \"{TableIdPrefix}{id}\"")
+            .Append(rules)
+            .AppendLine("}");
+        return new HostFile(path, "0600", WireGuardConfigs.Lf(text));
+    }
+
+    /// <summary>How a loaded table's comment starts; apply.sh looks for it (<c>comment "home-relay &lt;hash&gt;"</c>).</summary>
+    internal const string TableIdPrefix = "home-relay ";
 
     private static IEnumerable<Forward> Sorted(IEnumerable<Forward> forwards) =>
         forwards.OrderBy(f => f.Protocol).ThenBy(f => f.Port);

@@ -24,7 +24,8 @@ public static class HomeHook
 public static class VpsSysctl
 {
     public static HostFile Render() => new(HostNames.SysctlPath, "0644",
-        "# Managed by home-relay: the VPS forwards visitors' packets into the WireGuard tunnel.\n"
+        "# Managed by home-relay: the VPS forwards visitors' packets into the WireGuard tunnel. Removing home-relay puts\n"
+        + "# back the values it found (kept in " + HostNames.ForwardingBeforePath + ").\n"
         + "net.ipv4.ip_forward = 1\n");
 }
 

@@ -204,10 +204,12 @@ check_bad_input() {
 	NOTE="exit 2, no host touched: $(tr '\n' '|' <"$err" | head -c 240)"
 }
 
-# secrets_pattern FILE: every secret of this run, one per line (from the state and the apply stdin).
+# secrets_pattern FILE: every secret of this run, one per line (from the state and the apply stdin of every render,
+# so keys replaced by a rotation count too). 0600, like every file of the state.
 secrets_pattern() {
+	(umask 077 && : >"$1")
 	{
-		awk '{print $2}' "$RUN/render/vps/apply.stdin" "$RUN/render/home/apply.stdin"
+		cat "$RUN"/render*/*/apply.stdin | awk '{print $2}'
 		/usr/bin/python3 -c 'import json,sys
 for k, v in json.load(open(sys.argv[1])).items():
     if k != "Rotation": print(v)' "$STATE/keys.json"
@@ -217,7 +219,7 @@ for k, v in json.load(open(sys.argv[1])).items():
 # leaks PATH...: files under PATH that hold a secret, except the hosts' 0600 key files.
 leaks() {
 	local pattern=$STATE/secrets.pattern file files rc=0
-	[ -s "$pattern" ] || secrets_pattern "$pattern"
+	secrets_pattern "$pattern"
 	files=$(timeout 120 grep -rlsF -D skip -f "$pattern" "$@") || rc=$?
 	# grep: 0 found, 1 none, 2 some file unreadable (sockets, /run/netns): only a timeout means "not searched".
 	[ "$rc" -ne 124 ] || echo "(the search timed out)"
@@ -267,4 +269,50 @@ check_no_secrets() {
 	)
 	[ -z "$found" ] || fail_because "a key appears in: $(printf '%s' "$found" | tr '\n' ' ')" || return 1
 	NOTE="$(wc -l <"$STATE/secrets.pattern") secrets; $(find "$LOGS" -type f | wc -l) logs, ${#rendered[@]} rendered files, host files, each host's /run, the machine's /tmp /var/tmp /run /etc"
+}
+
+# The home's own firewall drops by default (common: a `table inet filter` with `policy drop` on input). The deploy
+# check must fail, naming the rule to add, for UDP forwards as well as TCP ones; apply warns; once the user adds the
+# rule, both are content.
+check_home_firewall() {
+	local rule="iifname \"wg0\" ct mark 51821 accept"
+	in_host home nft -f - <<-EOF || fail_because "cannot load the home's drop-by-default firewall" || return 1
+		table inet filter {
+			chain input {
+				type filter hook input priority filter; policy drop;
+				ct state established,related accept
+				iif "lo" accept
+				iifname "mgmt0" tcp dport 22 accept
+			}
+		}
+	EOF
+	local rc=0
+	apply home "$RUN/render" || rc=1
+	grep -qF "add to it: $rule" "$LAST_SSH_ERR" || rc=2
+	host_ssh vps check "$(cat "$RUN/render/vps/check.cmd")" && rc=3
+	local err=$LAST_SSH_ERR
+	if [ "$rc" -eq 0 ]; then
+		grep -qF "FAIL udp/" "$err" || rc=4
+		grep -qF "FAIL tcp/" "$err" || rc=4
+		grep -qF "$rule" "$err" || rc=4
+	fi
+	# The user's fix, at the end of their chain.
+	in_host home nft add rule inet filter input "$rule"
+	if [ "$rc" -eq 0 ]; then
+		host_ssh vps check "$(cat "$RUN/render/vps/check.cmd")" || rc=5
+		apply home "$RUN/render" || rc=6
+		! grep -q warning "$LAST_SSH_ERR" || rc=7
+	fi
+	in_host home nft delete table inet filter
+	case "$rc" in
+	0) NOTE="the check failed with: $(grep -m 1 'FAIL udp/' "$err" | cut -c1-160)...; it passed after the user added the rule" ;;
+	1) fail_because "apply on home failed with the firewall in place" ;;
+	2) fail_because "apply did not warn about the home's firewall: $(tr '\n' '|' <"$LAST_SSH_ERR")" ;;
+	3) fail_because "the deploy check passed although the home's firewall drops every forward" ;;
+	4) fail_because "the deploy check failed without naming the TCP and UDP forwards and the rule to add: $(tr '\n' '|' <"$err")" ;;
+	5) fail_because "the deploy check still fails after the rule was added: $(tr '\n' '|' <"$LAST_SSH_ERR")" ;;
+	6) fail_because "apply on home failed after the rule was added" ;;
+	7) fail_because "apply still warns after the rule was added: $(tr '\n' '|' <"$LAST_SSH_ERR")" ;;
+	esac
+	[ "$rc" -eq 0 ]
 }

@@ -59,7 +59,9 @@ deploy() {
 }
 
 # A host's state as the idempotence and teardown checks compare it. Keys never leave the host: the key lines of
-# `wg showconf` are masked remotely, files are listed by mode and hash.
+# `wg showconf` are masked remotely (whether the running keys are the files' ones is printed instead), files are
+# listed by mode and hash. SNAPSHOT_MODE=config leaves out what differs between two correct runs that restarted the
+# tunnel: the daemon's pid, the home's random listen port, the home endpoint the VPS learned.
 # shellcheck disable=SC2016 # runs on the host
 readonly SNAPSHOT_SCRIPT='export LC_ALL=C
 echo "## nft -s list ruleset"; nft -s list ruleset
@@ -67,12 +69,23 @@ echo "## ip rule"; ip -4 rule show
 echo "## ip route show table all"; ip -4 route show table all
 echo "## wg showconf wg0"
 if ip link show wg0 >/dev/null 2>&1; then
-	wg showconf wg0 | sed -E "s/^(PrivateKey|PresharedKey) = .*/\1 = (masked)/"
+	if [ "$SNAPSHOT_MODE" = config ]; then volatile="ListenPort|Endpoint"; else volatile="-"; fi
+	wg showconf wg0 | sed -E "s/^(PrivateKey|PresharedKey) = .*/\1 = (masked)/; /^($volatile) = /d"
+	echo "public key $(wg show wg0 public-key)"
+	key=$(wg pubkey </etc/wireguard/wg0.key 2>/dev/null) || key=none
+	if [ "$key" = "$(wg show wg0 public-key)" ]; then echo "private key: as in wg0.key"; else echo "private key: NOT as in wg0.key"; fi
+	if [ "$(wg show wg0 preshared-keys | cut -f2)" = "$(cat /etc/wireguard/wg0.psk 2>/dev/null)" ]; then
+		echo "preshared key: as in wg0.psk"
+	else
+		echo "preshared key: NOT as in wg0.psk"
+	fi
 fi
 echo "## wireguard-go"
 self=$(readlink /proc/self/ns/net)
 for pid in $(pgrep -x wireguard-go); do
-	if [ "$(readlink "/proc/$pid/ns/net")" = "$self" ]; then echo "pid $pid"; fi
+	if [ "$(readlink "/proc/$pid/ns/net")" = "$self" ]; then
+		if [ "$SNAPSHOT_MODE" = config ]; then echo running; else echo "pid $pid"; fi
+	fi
 done
 echo "## net.ipv4.ip_forward"; sysctl -n net.ipv4.ip_forward
 echo "## files"
@@ -80,10 +93,10 @@ find /etc/wireguard /etc/sysctl.d -type f | sort | while read -r f; do
 	echo "$f $(stat -c %a "$f") $(sha256sum <"$f" | cut -c1-16)"
 done'
 
-# snapshot HOST NAME: saves HOST's state as $RUN/snapshots/HOST.NAME.
+# snapshot HOST NAME [full|config]: saves HOST's state as $RUN/snapshots/HOST.NAME.
 snapshot() {
 	mkdir -p "$RUN/snapshots"
-	host_ssh "$1" "snapshot-$2" "$SNAPSHOT_SCRIPT" || return 1
+	host_ssh "$1" "snapshot-$2" "SNAPSHOT_MODE=${3:-full}; $SNAPSHOT_SCRIPT" || return 1
 	cp "$LAST_SSH_OUT" "$RUN/snapshots/$1.$2"
 }
 

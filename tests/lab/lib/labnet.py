@@ -5,6 +5,7 @@
   labnet.py tunnel STACK            VPS_ADDRESS HOME_ADDRESS of the tunnel
   labnet.py bad-stack IN OUT        IN with errors the core must refuse: forwards[0].port 22, mtu 9000
   labnet.py add-forwards IN OUT PORT   IN with tcp and udp forwards of PORT added (a user adding a port)
+  labnet.py set IN OUT KEY VALUE    IN with home-relay:KEY set to VALUE (a string)
   labnet.py serve [--fallback ADDR] [--udp-reply plain|pktinfo] SPEC...
                                     answer each connection/datagram with the peer's address (SPEC: tcp:80, udp:53)
   labnet.py probe PROTO HOST PORT   print what the service at HOST:PORT answers; exit 1 when nothing does
@@ -63,6 +64,16 @@ def cmd_add_forwards(src, dst, port):
     with open(src, encoding="utf-8") as f:
         doc = yaml.safe_load(f)
     doc["config"]["home-relay:forwards"] += [{"protocol": p, "port": int(port)} for p in ("tcp", "udp")]
+    with open(dst, "w", encoding="utf-8") as f:
+        yaml.safe_dump(doc, f, sort_keys=False)
+
+
+def cmd_set(src, dst, key, value):
+    import yaml
+
+    with open(src, encoding="utf-8") as f:
+        doc = yaml.safe_load(f)
+    doc["config"]["home-relay:" + key] = value
     with open(dst, "w", encoding="utf-8") as f:
         yaml.safe_dump(doc, f, sort_keys=False)
 
@@ -172,6 +183,8 @@ def main(argv):
         cmd_bad_stack(*args)
     elif cmd == "add-forwards":
         cmd_add_forwards(*args)
+    elif cmd == "set":
+        cmd_set(*args)
     elif cmd == "serve":
         fallback, pktinfo = None, False
         while args and args[0].startswith("--"):

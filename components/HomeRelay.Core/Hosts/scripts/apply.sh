@@ -1,20 +1,28 @@
 #!/bin/bash
-# home-relay apply: installs or updates the WireGuard tunnel and its firewall table on this host (ROLE vps or home).
-# Reads private_key and preshared_key lines on stdin and never prints them. Safe to run again: files are replaced
-# only when their bytes differ, and the tunnel restarts only when its config changed. All or nothing: when a step
-# fails, the files and the tunnel are put back as they were.
+# home-relay apply: brings this host (ROLE vps or home) to the rendered state from whatever state it finds. It
+# installs the files, then compares what runs with them (the tunnel's keys, peer, addresses and MTU, the loaded
+# firewall table, the home's routing rules, forwarding, the systemd unit) and changes only what differs: nothing
+# when nothing does, a reload in place when only the firewall does, a tunnel restart when the tunnel's own settings do.
+#
+# Reads private_key and preshared_key lines on stdin and never prints them. All or nothing: when a step fails or the
+# run is stopped (TERM, HUP, INT, or the operator's connection closing), the files and what runs are put back as
+# they were. A run killed outright (SIGKILL) cannot clean up: the next run removes what it left, and repairs what
+# it left half-done, because it trusts what runs no more than the files.
+#
 # The renderer puts the settings, lib.sh and install_rendered_files (the files, as here-documents) in front of this.
 # shellcheck shell=bash
 set -euo pipefail
 export LC_ALL=C
 umask 077
 
-CHANGED=()
-TEMP_FILES=()
+# The staging directory sits next to the files (a move into place is a rename) and is private (0700): new files
+# wait there, and the files they replace are kept there for a rollback. Every exit removes it.
+readonly STAGE_PREFIX=.home-relay-staging.
 STAGE=""
+CHANGED=()       # paths this run replaced or created
+ACTIONS=()       # what this run changed on the running system: tunnel, table, rules, forwarding, unit
 WAS_UP=0
-FORWARDING_SET=0
-FORWARDING_VALUE=""
+declare -A FORWARDING_FOUND=()
 
 read_secrets() {
 	local name value
@@ -31,15 +39,35 @@ read_secrets() {
 	[[ $PRESHARED_KEY =~ ^[A-Za-z0-9+/]{43}=$ ]] || die "stdin holds no valid preshared_key line"
 }
 
-# The VPS's first boot installs our packages through cloud-init: wait for it to finish before using them.
+# A killed run's staging directory holds copies of replaced files, keys among them. Nothing in it is needed: this
+# run converges from whatever the host is in.
+remove_leftovers() {
+	local dir found=0
+	for dir in "${CONFIG%/*}/$STAGE_PREFIX"*; do
+		[ -e "$dir" ] || continue
+		rm -rf "$dir"
+		found=1
+	done
+	[ "$found" -eq 0 ] || log "removed what an interrupted apply left behind"
+}
+
+# The VPS's first boot installs our packages through cloud-init: wait for it to finish before using them. It writes
+# status.json when it starts on a boot and result.json when it is done (what `cloud-init status` reads, without
+# starting python); neither file means it does not run on this boot: nothing to wait for.
 wait_for_cloud_init() {
-	command -v cloud-init >/dev/null || return 0
-	# "not run" or "disabled": cloud-init is installed but will not run on this boot; --wait would never return.
-	case "$(cloud-init status 2>/dev/null)" in *"not run"* | *disabled*) return 0 ;; esac
-	local rc=0
-	# 2 means "done, with recoverable errors": the packages we need may still be there; ensure_packages checks.
-	timeout 900 cloud-init status --wait >/dev/null || rc=$?
-	[ "$rc" -eq 0 ] || [ "$rc" -eq 2 ] || die "cloud-init did not finish (status $rc); see /var/log/cloud-init-output.log"
+	local result=/run/cloud-init/result.json deadline=$((SECONDS + 900))
+	[ -e /run/cloud-init/status.json ] || [ -e "$result" ] || return 0
+	if [ ! -e "$result" ]; then
+		log "waiting for cloud-init to finish the first boot"
+		until [ -e "$result" ]; do
+			[ "$SECONDS" -lt "$deadline" ] || die "cloud-init has not finished in 15 minutes; see /var/log/cloud-init-output.log"
+			sleep 1
+		done
+	fi
+	# Its errors need not be ours (the packages may be there all the same): ensure_packages checks what we need.
+	if ! tr -d ' \t\n' <"$result" | grep -q '"errors":\[\]'; then
+		log "warning: cloud-init finished with errors (see /var/log/cloud-init.log); going on"
+	fi
 }
 
 ensure_packages() {
@@ -60,22 +88,40 @@ refuse_foreign_config() {
 	fi
 }
 
+# Home: another table whose input chain drops by default drops the forwards too, unless it accepts them. Say so,
+# with the rule to add (once it mentions the tunnel, the warning stops).
+warn_about_dropping_firewalls() {
+	local family name chain
+	while read -r family name chain; do
+		nft list chain "$family" "$name" "$chain" 2>/dev/null | grep -q "\"$IFACE\"" && continue
+		log "warning: table $family $name, chain $chain drops by default, so it drops the forwarded connections too; add to it: iifname \"$IFACE\" ct mark $TUNNEL_MARK accept"
+	done < <(nft list chains 2>/dev/null | awk -v ours="$TABLE" '
+		$1 == "table" { family = $2; name = $3 }
+		$1 == "chain" { chain = $2 }
+		/hook input/ && /policy drop/ && !(family == "inet" && name == ours) { print family, name, chain }')
+}
+
+begin() {
+	install -d -m 0700 "${CONFIG%/*}"
+	STAGE=$(mktemp -d "${CONFIG%/*}/${STAGE_PREFIX}XXXXXX")
+	if is_up; then WAS_UP=1; fi
+}
+
 # install_file PATH MODE < content: replaces PATH atomically, and only when bytes or mode differ.
 install_file() {
-	local path=$1 mode=$2 tmp
-	tmp=$(mktemp "${path%/*}/.${path##*/}.XXXXXX")
-	TEMP_FILES+=("$tmp")
-	cat >"$tmp"
-	chmod "$mode" "$tmp"
-	if [ -f "$path" ] && cmp -s "$tmp" "$path" && [ "$(stat -c %a "$path")" = "${mode#0}" ]; then
-		rm -f "$tmp"
+	local path=$1 mode=$2 new
+	new=$(mktemp "$STAGE/new.XXXXXX")
+	cat >"$new"
+	chmod "$mode" "$new"
+	if [ -f "$path" ] && cmp -s "$new" "$path" && [ "$(stat -c %a "$path")" = "${mode#0}" ]; then
+		rm -f "$new"
 		return 0
 	fi
 	if [ -e "$path" ]; then
 		mkdir -p "$STAGE/backup${path%/*}"
 		cp -p "$path" "$STAGE/backup$path"
 	fi
-	mv -f "$tmp" "$path"
+	mv -f "$new" "$path"
 	CHANGED+=("$path")
 	log "wrote $path"
 }
@@ -85,106 +131,193 @@ install_secret_files() {
 	install_file "$PSK_FILE" 0600 <<<"$PRESHARED_KEY"
 }
 
-# VPS: forwarding on, now and at boot (the sysctl.d file); the value found first is kept for remove.
-enable_forwarding() {
+# Forwarding on, now and at boot (the sysctl.d file). The values found before the first apply are kept, in
+# sysctl.conf form, for remove to put back.
+converge_forwarding() {
+	local key
+	while read -r key; do
+		FORWARDING_FOUND[$key]=$(sysctl -n "$key")
+	done < <(awk -F' = ' '/^net\./ { print $1 }' "$SYSCTL_FILE")
 	if [ ! -f "$FORWARDING_BEFORE" ]; then
-		sysctl -n net.ipv4.ip_forward >"$FORWARDING_BEFORE"
+		for key in "${!FORWARDING_FOUND[@]}"; do printf '%s = %s\n' "$key" "${FORWARDING_FOUND[$key]}"; done >"$FORWARDING_BEFORE"
 		CHANGED+=("$FORWARDING_BEFORE")
 	fi
-	if [ "$(sysctl -n net.ipv4.ip_forward)" != 1 ]; then
-		FORWARDING_SET=1
-		sysctl -q -p "$SYSCTL_FILE"
-	fi
+	for key in "${!FORWARDING_FOUND[@]}"; do
+		if [ "${FORWARDING_FOUND[$key]}" != 1 ]; then
+			ACTIONS+=(forwarding)
+			sysctl -q -p "$SYSCTL_FILE"
+			log "switched forwarding on ($SYSCTL_FILE)"
+			return 0
+		fi
+	done
 }
 
+# conf KEY: the values of KEY in the rendered wg0.conf, one per line (lists split at their commas).
+conf() {
+	awk -F' = ' -v key="$1" '$1 == key { n = split($2, v, / *, */); for (i = 1; i <= n; i++) print v[i] }' "$CONFIG"
+}
+
+# tunnel_difference: what sets the running tunnel apart from the files, as a reason to restart it; nothing when
+# they agree. Secrets are compared in memory and never printed.
+tunnel_difference() {
+	local peer want got net family
+	peer=$(conf PublicKey)
+	[ "$(wg show "$IFACE" public-key)" = "$(wg pubkey <"$KEY_FILE")" ] || { echo "its private key is not the one in $KEY_FILE" && return; }
+	[ "$(wg show "$IFACE" peers)" = "$peer" ] || { echo "its peer is not the one in $CONFIG" && return; }
+	[ "$(wg show "$IFACE" preshared-keys)" = "$peer"$'\t'"$(<"$PSK_FILE")" ] || { echo "its preshared key is not the one in $PSK_FILE" && return; }
+	want=$(conf AllowedIPs | sort)
+	got=$(wg show "$IFACE" allowed-ips | cut -f2 | tr ' ' '\n' | sort)
+	[ "$got" = "$want" ] || { echo "its allowed addresses are not those in $CONFIG" && return; }
+	want=$(conf PersistentKeepalive)
+	[ "$(wg show "$IFACE" persistent-keepalive | cut -f2)" = "${want:-off}" ] || { echo "its keepalive is not the one in $CONFIG" && return; }
+	want=$(conf ListenPort)
+	[ -z "$want" ] || [ "$(wg show "$IFACE" listen-port)" = "$want" ] || { echo "its port is not the one in $CONFIG" && return; }
+	want=$(conf Endpoint)
+	[ -z "$want" ] || [ "$(wg show "$IFACE" endpoints | cut -f2)" = "$want" ] || { echo "its endpoint is not the one in $CONFIG" && return; }
+	want=$(conf Address | sort)
+	got=$(ip -o addr show dev "$IFACE" scope global | awk '{ print $4 }' | sort)
+	[ "$got" = "$want" ] || { echo "its addresses are not those in $CONFIG" && return; }
+	[ "$(<"/sys/class/net/$IFACE/mtu")" = "$(conf MTU)" ] || { echo "its MTU is not the one in $CONFIG" && return; }
+	want=$(conf Table)
+	[ -n "$want" ] || return 0
+	# wg-quick routes the allowed addresses through the tunnel in that table: a route lost since is a reason too.
+	for net in $(conf AllowedIPs); do
+		if [[ $net == *:* ]]; then family=-6; else family=-4; fi
+		[ -n "$(ip "$family" route show table "$want" exact "$net" dev "$IFACE")" ] || { echo "its route to $net in table $want is gone" && return; }
+	done
+}
+
+# The loaded firewall table is the file's when it carries the file's comment (the renderer puts a hash of the
+# table there), so a table loaded from an older file, or lost, shows.
+table_is_current() {
+	local id
+	id=$(grep -m 1 -o 'comment "home-relay [0-9a-f]*"' "$RULESET") || return 1
+	nft -t list table inet "$TABLE" 2>/dev/null | grep -qF "$id"
+}
+
+restart_tunnel() {
+	ACTIONS+=(tunnel)
+	start_tunnel
+}
+
+# The lock's descriptor must not reach the daemon that wg-quick starts (wireguard-go): it would hold the lock forever.
 start_tunnel() {
 	if have_systemd; then
-		systemctl enable -q "wg-quick@$IFACE"
+		# Up outside the unit (by hand, or by a run that was stopped): the unit could not start over it.
+		if is_up && ! systemctl is-active -q "wg-quick@$IFACE"; then wg-quick down "$IFACE"; fi
 		systemctl restart "wg-quick@$IFACE"
 	else
 		if is_up; then wg-quick down "$IFACE"; fi
-		wg-quick up "$IFACE"
+		wg-quick up "$IFACE" 9>&-
 	fi
 }
 
-# Only the firewall table or the routing hook changed (e.g. a port was added): both reload in place, and the
-# tunnel, its handshake and every open connection stay up.
-only_firewall_changed() {
-	local path
+stop_tunnel() {
+	if have_systemd && systemctl is-active -q "wg-quick@$IFACE"; then
+		systemctl stop "wg-quick@$IFACE"
+	elif is_up; then
+		wg-quick down "$IFACE"
+	fi
+}
+
+converge_runtime() {
+	local why
+	if ! is_up; then
+		log "starting the tunnel"
+		restart_tunnel
+		return 0
+	fi
+	why=$(tunnel_difference)
+	if [ -n "$why" ]; then
+		log "restarting the tunnel: $why"
+		restart_tunnel
+		return 0
+	fi
+	if ! table_is_current; then
+		log "reloading the firewall table in place (the loaded one is not $RULESET's)"
+		ACTIONS+=(table)
+		nft -f "$RULESET"
+	fi
+	if [ "$ROLE" = home ] && ! "$HOOK" check; then
+		log "restoring the routing rules (they are not those of $HOOK)"
+		ACTIONS+=(rules)
+		"$HOOK" up
+	fi
+}
+
+# The tunnel comes back at boot through wg-quick@ (no systemd, as in a container: nothing to enable).
+converge_unit() {
+	have_systemd || return 0
+	systemctl is-enabled -q "wg-quick@$IFACE" 2>/dev/null && return 0
+	ACTIONS+=(unit)
+	systemctl enable -q "wg-quick@$IFACE"
+	log "enabled wg-quick@$IFACE at boot"
+}
+
+# Undoes this run: the files first, then what runs, from the restored files.
+rollback() {
+	local path action
 	for path in "${CHANGED[@]}"; do
-		case "$path" in
-		"$RULESET") ;;
-		*)
-			case "$ROLE" in
-			vps) [ "$path" = "$SYSCTL_FILE" ] || [ "$path" = "$FORWARDING_BEFORE" ] || return 1 ;;
-			home) [ "$path" = "$HOOK" ] || return 1 ;;
-			esac
+		if [ -e "$STAGE/backup$path" ]; then mv -f "$STAGE/backup$path" "$path"; else rm -f "$path"; fi
+	done
+	for action in "${ACTIONS[@]}"; do
+		case "$action" in
+		tunnel)
+			if [ "$WAS_UP" -eq 1 ] && [ -f "$CONFIG" ]; then start_tunnel; else stop_tunnel; fi
 			;;
+		table) nft -f "$RULESET" ;;
+		rules) "$HOOK" up ;;
+		forwarding)
+			for path in "${!FORWARDING_FOUND[@]}"; do sysctl -q -w "$path=${FORWARDING_FOUND[$path]}"; done
+			;;
+		unit) systemctl disable -q "wg-quick@$IFACE" ;;
 		esac
 	done
 }
 
-reload_firewall() {
-	nft -f "$RULESET"
-	if [ "$ROLE" = home ]; then "$HOOK" up; fi
-}
-
-converge_tunnel() {
-	if ! is_up; then
-		log "starting the tunnel"
-		start_tunnel
-	elif [ "${#CHANGED[@]}" -eq 0 ]; then
-		log "no change"
-	elif only_firewall_changed; then
-		log "reloading the firewall table in place"
-		reload_firewall
-	else
-		log "restarting the tunnel"
-		start_tunnel
+# Every exit, whatever its cause: roll back unless the run succeeded, then remove the staging directory.
+finish() {
+	local rc=$1
+	# A closed stderr must not stop what follows: writes fail instead (log then turns to the system log).
+	trap '' PIPE
+	trap - EXIT TERM HUP INT
+	if [ "$rc" -ne 0 ] && [ -n "$STAGE" ]; then
+		log "apply did not complete (status $rc); putting the previous state back"
+		if ! (set -e && rollback); then log "the previous state did not come back completely; run apply again"; fi
 	fi
-	if have_systemd; then systemctl enable -q "wg-quick@$IFACE"; fi
-}
-
-rollback() {
-	local path
-	log "apply failed; putting the previous files and tunnel back"
-	for path in "${CHANGED[@]}"; do
-		if [ -e "$STAGE/backup$path" ]; then mv -f "$STAGE/backup$path" "$path"; else rm -f "$path"; fi
-	done
-	if [ "$FORWARDING_SET" -eq 1 ] && [ -n "$FORWARDING_VALUE" ]; then
-		sysctl -q -w net.ipv4.ip_forward="$FORWARDING_VALUE" || true
-	fi
-	if [ "$WAS_UP" -eq 1 ] && [ -f "$CONFIG" ]; then
-		start_tunnel || log "the previous tunnel did not come back; run this again"
-	elif is_up; then
-		wg-quick down "$IFACE" || true
-	fi
-}
-
-on_exit() {
-	local rc=$?
-	trap - EXIT
-	if [ "$rc" -ne 0 ] && [ -n "$STAGE" ]; then rollback; fi
-	rm -f "${TEMP_FILES[@]}"
 	[ -z "$STAGE" ] || rm -rf "$STAGE"
 	exit "$rc"
+}
+
+# TERM, HUP, INT and PIPE roll back like an error (bash would otherwise run the EXIT trap with status 0). HUP and PIPE
+# mean the operator's connection is gone: from here on, log lines go to the system log.
+on_signal() {
+	case "$1" in HUP | PIPE) lose_stderr ;; esac
+	log "stopped by SIG$1"
+	finish "$((128 + $2))"
 }
 
 main() {
 	require_root
 	read_secrets
+	trap 'finish $?' EXIT
+	trap 'on_signal HUP 1' HUP
+	trap 'on_signal INT 2' INT
+	trap 'on_signal PIPE 13' PIPE
+	trap 'on_signal TERM 15' TERM
+	take_lock
+	remove_leftovers
 	if [ "$ROLE" = vps ]; then wait_for_cloud_init; fi
 	refuse_foreign_config
 	ensure_packages
-	trap on_exit EXIT
-	STAGE=$(mktemp -d)
-	if [ "$ROLE" = vps ]; then FORWARDING_VALUE=$(sysctl -n net.ipv4.ip_forward); fi
-	if is_up; then WAS_UP=1; fi
-	install -d -m 0700 "${CONFIG%/*}"
+	if [ "$ROLE" = home ]; then warn_about_dropping_firewalls; fi
+	begin
 	install_rendered_files
 	install_secret_files
-	if [ "$ROLE" = vps ]; then enable_forwarding; fi
-	converge_tunnel
+	if [ -n "${SYSCTL_FILE:-}" ]; then converge_forwarding; fi
+	converge_runtime
+	converge_unit
+	if [ "${#CHANGED[@]}" -eq 0 ] && [ "${#ACTIONS[@]}" -eq 0 ]; then log "no change"; fi
 }
 
 main "$@"

@@ -1,6 +1,7 @@
 #!/bin/bash
-# home-relay check, run on the VPS once both peers are configured: the tunnel has a fresh handshake and every TCP
-# forward answers through it. The renderer puts the settings (FORWARDS among them) and lib.sh in front of this.
+# home-relay check, run on the VPS once both peers are configured: the tunnel has a fresh handshake, every TCP
+# forward answers through it, and datagrams to every UDP forward get past the home's firewall. Fails, naming the
+# fix, when one does not. The renderer puts the settings (FORWARDS among them), lib.sh and probe.sh in front of this.
 # shellcheck shell=bash
 set -euo pipefail
 export LC_ALL=C
@@ -25,34 +26,37 @@ wait_for_handshake() {
 	log "ok   handshake ${age}s ago"
 }
 
-probe_tcp() {
-	local port=$1 target=$2
-	if timeout 5 bash -c "exec 3<>/dev/tcp/$HOME_ADDRESS/$target" 2>/dev/null; then
-		log "ok   tcp/$port answers (home port $target)"
-	else
-		log "FAIL tcp/$port: nothing answers on $HOME_ADDRESS:$target through the tunnel; is the service listening on all addresses of the home server?"
-		FAILED=1
-	fi
+fail() {
+	log "FAIL $*"
+	FAILED=1
 }
 
-# FORWARDS holds one PROTO/PORT/TARGET_PORT item per forward.
-probe_forwards() {
-	local forward proto port target
-	for forward in "${FORWARDS[@]}"; do
-		IFS=/ read -r proto port target <<<"$forward"
-		case "$proto" in
-		tcp) probe_tcp "$port" "$target" ;;
-		udp) log "ok   udp/$port: not probed (UDP services need not answer an empty datagram)" ;;
-		esac
-	done
+firewall_fix() {
+	echo "the home server's firewall drops it; accept the forwards in the input chain that drops by default (e.g. of table inet filter): iifname \"$IFACE\" ct mark $TUNNEL_MARK accept"
+}
+
+# check_forward PROTO PORT TARGET: one forward; a range is probed at its first port.
+check_forward() {
+	local proto=$1 port=$2 target=${3%-*} where
+	where="$HOME_ADDRESS:$target"
+	case "$proto/$(probe_"$proto" "$HOME_ADDRESS" "$target")" in
+	tcp/answered) log "ok   tcp/$port answers (home port $target)" ;;
+	tcp/refused) fail "tcp/$port: nothing listens on $where; is the service running, and listening on all addresses of the home server (or on $HOME_ADDRESS)?" ;;
+	udp/reached) log "ok   udp/$port reaches the home server past its firewall (home port $target; UDP services need not answer)" ;;
+	*) fail "$proto/$port: nothing comes back from $where: $(firewall_fix)" ;;
+	esac
 }
 
 main() {
+	local forward proto port target
 	[ "$(id -u)" -eq 0 ] || die "run as root"
 	is_up || die "the tunnel interface $IFACE is not up on the VPS"
 	wait_for_handshake
-	probe_forwards
-	[ "$FAILED" -eq 0 ] || die "some forwards do not answer"
+	for forward in "${FORWARDS[@]}"; do
+		IFS=/ read -r proto port target <<<"$forward"
+		check_forward "$proto" "$port" "$target"
+	done
+	[ "$FAILED" -eq 0 ] || die "some forwards do not get through; see above"
 }
 
 main "$@"

@@ -3,7 +3,21 @@
 # tables; see HostScripts.cs) and before the script it serves, so every function here may read those settings.
 # shellcheck shell=bash
 
-log() { printf 'home-relay: %s\n' "$*" >&2; }
+# Where log lines go: the operator's stderr while it is there; once the connection is gone (a closed laptop, a lost
+# line), the system log (`journalctl -t home-relay`), so that a rollback is neither stopped nor left untold.
+LOG_TO=stderr
+
+log() {
+	if [ "$LOG_TO" = stderr ] && printf 'home-relay: %s\n' "$*" >&2 2>/dev/null; then return 0; fi
+	[ "$LOG_TO" != stderr ] || lose_stderr
+	logger -t home-relay -- "$*" 2>/dev/null || true
+}
+
+# The operator's end is gone: every later write (ours and the tools') goes to /dev/null instead of failing.
+lose_stderr() {
+	LOG_TO=syslog
+	exec 1>/dev/null 2>/dev/null
+}
 
 die() {
 	log "error: $*"
@@ -20,3 +34,10 @@ is_up() { ip link show dev "$IFACE" >/dev/null 2>&1; }
 
 # Every wg0.conf home-relay writes starts with this line; apply and remove leave any other wg0 alone.
 is_ours() { grep -q '^# Managed by home-relay' "$CONFIG"; }
+
+# One apply or remove at a time on a host: a second waits, so neither sees the other's half-done work.
+take_lock() {
+	mkdir -p /run/lock
+	exec 9>/run/lock/home-relay.lock
+	flock -w 600 9 || die "another home-relay apply or remove has been running here for 10 minutes"
+}

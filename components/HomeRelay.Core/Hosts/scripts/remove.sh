@@ -1,7 +1,7 @@
 #!/bin/bash
-# home-relay remove: stops the tunnel and removes every file, table, rule and setting that apply added, putting IP
-# forwarding back as apply found it. Safe to run again, and on a host never set up.
-# The renderer puts the settings and lib.sh in front of this.
+# home-relay remove: stops the tunnel and removes every file, table, rule and setting that apply added, putting
+# forwarding back as the first apply found it. Safe to run again, on a host never set up, and after an apply that
+# was killed half-way. The renderer puts the settings and lib.sh in front of this.
 # shellcheck shell=bash
 set -euo pipefail
 export LC_ALL=C
@@ -26,9 +26,10 @@ drop_rules() {
 	done
 }
 
+# The values the first apply found, in sysctl.conf form.
 restore_forwarding() {
 	if [ -f "$FORWARDING_BEFORE" ]; then
-		sysctl -q -w net.ipv4.ip_forward="$(cat "$FORWARDING_BEFORE")"
+		sysctl -q -p "$FORWARDING_BEFORE"
 	fi
 }
 
@@ -37,13 +38,15 @@ main() {
 	if [ -f "$CONFIG" ] && ! is_ours; then
 		die "$CONFIG was not written by home-relay; leaving this host alone"
 	fi
+	take_lock
 	stop_tunnel
 	drop_table
 	case "$ROLE" in
 	vps) restore_forwarding ;;
 	home) drop_rules ;;
 	esac
-	rm -f "${FILES[@]}"
+	# The files, what a killed apply may have left beside them (its staging directory), and the run-time state.
+	rm -rf "${FILES[@]}" "${CONFIG%/*}"/.home-relay-staging.* /run/home-relay
 	log "removed the tunnel"
 }
 

@@ -9,12 +9,19 @@ readonly UDP_PORTS=(25565)
 
 # ---- hook.sh
 # home-relay's policy-routing hook on the home server (installed as /etc/wireguard/wg0-hook.sh, run by wg-quick after
-# up and before down). Sends replies to tunnel connections back through the tunnel (table TUNNEL_TABLE) while the
-# home's own traffic keeps its default route. Deletes what it owns first, so running it twice leaves one copy of
-# each rule. The renderer puts its settings in front of this.
+# up and before down, and by apply). Sends replies to tunnel connections back through the tunnel (table
+# TUNNEL_TABLE) while the home's own traffic keeps its default route.
+#   up     puts its rules in place (deleting what it owns first, so running it twice leaves one copy of each)
+#   down   removes them
+#   check  succeeds when the rules in place are the ones the last `up` of this very file put there
+# The renderer puts its settings in front of this.
 # shellcheck shell=bash
 set -euo pipefail
 export LC_ALL=C
+
+# What `up` left: a hash of this file and the rules it made. A later change of either (a new file not run yet,
+# a rule flushed by hand) makes `check` fail. In /run: a reboot clears it, and wg-quick's `up` at boot writes it again.
+readonly STATE=/run/home-relay/hook.state
 
 del_rules() {
 	local pref
@@ -22,6 +29,16 @@ del_rules() {
 		# Each pass removes one rule; the loop ends when none is left at that priority.
 		while ip -4 rule del pref "$pref" 2>/dev/null; do :; done
 	done
+}
+
+# Our rules as the kernel lists them, and the reverse-path setting of the tunnel.
+current() {
+	sha256sum <"${BASH_SOURCE[0]}"
+	ip -4 rule show | grep -E "^($(
+		IFS='|'
+		echo "${RULE_PRIORITIES[*]}"
+	)):" || true
+	sysctl -n "net.ipv4.conf.$IFACE.rp_filter" 2>/dev/null || echo "no $IFACE"
 }
 
 up() {
@@ -37,13 +54,25 @@ up() {
 	ip -4 rule add pref "${RULE_PRIORITIES[3]}" fwmark "$TUNNEL_TABLE" lookup "$TUNNEL_TABLE"
 	# Loose reverse-path filtering: visitors' addresses arrive on the tunnel but are routed elsewhere.
 	sysctl -q -w "net.ipv4.conf.$IFACE.rp_filter=2"
+	mkdir -p "${STATE%/*}"
+	current >"$STATE"
+}
+
+down() {
+	del_rules
+	rm -f "$STATE"
+}
+
+check() {
+	[ -f "$STATE" ] && [ "$(current)" = "$(<"$STATE")" ]
 }
 
 case "${1:-}" in
 up) up ;;
-down) del_rules ;;
+down) down ;;
+check) check ;;
 *)
-	echo "usage: $0 up|down" >&2
+	echo "usage: $0 up|down|check" >&2
 	exit 2
 	;;
 esac

@@ -7,6 +7,8 @@ readonly CONFIG=/etc/wireguard/wg0.conf
 readonly HOME_ADDRESS=10.66.0.2
 readonly LISTEN_PORT=51820
 readonly HANDSHAKE_MAX_AGE=180
+readonly TUNNEL_MARK=51821
+readonly PROBE_PAYLOAD=home-relay-probe
 readonly FORWARDS=(tcp/80/80 tcp/443/443 tcp/2222/22 udp/25565/25565)
 
 # ---- lib.sh
@@ -14,7 +16,21 @@ readonly FORWARDS=(tcp/80/80 tcp/443/443 tcp/2222/22 udp/25565/25565)
 # tables; see HostScripts.cs) and before the script it serves, so every function here may read those settings.
 # shellcheck shell=bash
 
-log() { printf 'home-relay: %s\n' "$*" >&2; }
+# Where log lines go: the operator's stderr while it is there; once the connection is gone (a closed laptop, a lost
+# line), the system log (`journalctl -t home-relay`), so that a rollback is neither stopped nor left untold.
+LOG_TO=stderr
+
+log() {
+	if [ "$LOG_TO" = stderr ] && printf 'home-relay: %s\n' "$*" >&2 2>/dev/null; then return 0; fi
+	[ "$LOG_TO" != stderr ] || lose_stderr
+	logger -t home-relay -- "$*" 2>/dev/null || true
+}
+
+# The operator's end is gone: every later write (ours and the tools') goes to /dev/null instead of failing.
+lose_stderr() {
+	LOG_TO=syslog
+	exec 1>/dev/null 2>/dev/null
+}
 
 die() {
 	log "error: $*"
@@ -32,9 +48,46 @@ is_up() { ip link show dev "$IFACE" >/dev/null 2>&1; }
 # Every wg0.conf home-relay writes starts with this line; apply and remove leave any other wg0 alone.
 is_ours() { grep -q '^# Managed by home-relay' "$CONFIG"; }
 
+# One apply or remove at a time on a host: a second waits, so neither sees the other's half-done work.
+take_lock() {
+	mkdir -p /run/lock
+	exec 9>/run/lock/home-relay.lock
+	flock -w 600 9 || die "another home-relay apply or remove has been running here for 10 minutes"
+}
+
+# ---- probe.sh
+# home-relay's probes from the VPS through the tunnel to the home server, shared by check and status. The renderer
+# puts the settings (PROBE_PAYLOAD among them) and lib.sh in front of this.
+# shellcheck shell=bash
+
+# probe_tcp ADDRESS PORT: prints answered (something listens), refused (the host answered: nothing listens there) or
+# silent (no answer at all: a firewall drops the connection, or the host is gone).
+probe_tcp() {
+	local out
+	# shellcheck disable=SC2016 # expanded by the inner bash
+	if out=$(timeout 4 bash -c 'exec 3<>"/dev/tcp/$1/$2"' probe "$1" "$2" 2>&1); then
+		echo answered
+	elif [[ $out == *refused* ]]; then
+		echo refused
+	else
+		echo silent
+	fi
+}
+
+# probe_udp ADDRESS PORT: prints reached or silent. The home's table answers the PROBE_PAYLOAD datagram from the VPS's
+# tunnel address with ICMP "port unreachable", in a chain after every usual filter chain: an answer proves that
+# datagrams to that port get past the home's firewall, whether or not the service would answer (it never sees it).
+probe_udp() {
+	local out
+	# shellcheck disable=SC2016 # expanded by the inner bash
+	out=$(timeout 4 bash -c 'exec 3<>"/dev/udp/$1/$2" && printf %s "$3" >&3 && read -r -t 3 -u 3 _' probe "$1" "$2" "$PROBE_PAYLOAD" 2>&1) || true
+	if [[ $out == *refused* ]]; then echo reached; else echo silent; fi
+}
+
 # ---- check.sh
-# home-relay check, run on the VPS once both peers are configured: the tunnel has a fresh handshake and every TCP
-# forward answers through it. The renderer puts the settings (FORWARDS among them) and lib.sh in front of this.
+# home-relay check, run on the VPS once both peers are configured: the tunnel has a fresh handshake, every TCP
+# forward answers through it, and datagrams to every UDP forward get past the home's firewall. Fails, naming the
+# fix, when one does not. The renderer puts the settings (FORWARDS among them), lib.sh and probe.sh in front of this.
 # shellcheck shell=bash
 set -euo pipefail
 export LC_ALL=C
@@ -59,34 +112,37 @@ wait_for_handshake() {
 	log "ok   handshake ${age}s ago"
 }
 
-probe_tcp() {
-	local port=$1 target=$2
-	if timeout 5 bash -c "exec 3<>/dev/tcp/$HOME_ADDRESS/$target" 2>/dev/null; then
-		log "ok   tcp/$port answers (home port $target)"
-	else
-		log "FAIL tcp/$port: nothing answers on $HOME_ADDRESS:$target through the tunnel; is the service listening on all addresses of the home server?"
-		FAILED=1
-	fi
+fail() {
+	log "FAIL $*"
+	FAILED=1
 }
 
-# FORWARDS holds one PROTO/PORT/TARGET_PORT item per forward.
-probe_forwards() {
-	local forward proto port target
-	for forward in "${FORWARDS[@]}"; do
-		IFS=/ read -r proto port target <<<"$forward"
-		case "$proto" in
-		tcp) probe_tcp "$port" "$target" ;;
-		udp) log "ok   udp/$port: not probed (UDP services need not answer an empty datagram)" ;;
-		esac
-	done
+firewall_fix() {
+	echo "the home server's firewall drops it; accept the forwards in the input chain that drops by default (e.g. of table inet filter): iifname \"$IFACE\" ct mark $TUNNEL_MARK accept"
+}
+
+# check_forward PROTO PORT TARGET: one forward; a range is probed at its first port.
+check_forward() {
+	local proto=$1 port=$2 target=${3%-*} where
+	where="$HOME_ADDRESS:$target"
+	case "$proto/$(probe_"$proto" "$HOME_ADDRESS" "$target")" in
+	tcp/answered) log "ok   tcp/$port answers (home port $target)" ;;
+	tcp/refused) fail "tcp/$port: nothing listens on $where; is the service running, and listening on all addresses of the home server (or on $HOME_ADDRESS)?" ;;
+	udp/reached) log "ok   udp/$port reaches the home server past its firewall (home port $target; UDP services need not answer)" ;;
+	*) fail "$proto/$port: nothing comes back from $where: $(firewall_fix)" ;;
+	esac
 }
 
 main() {
+	local forward proto port target
 	[ "$(id -u)" -eq 0 ] || die "run as root"
 	is_up || die "the tunnel interface $IFACE is not up on the VPS"
 	wait_for_handshake
-	probe_forwards
-	[ "$FAILED" -eq 0 ] || die "some forwards do not answer"
+	for forward in "${FORWARDS[@]}"; do
+		IFS=/ read -r proto port target <<<"$forward"
+		check_forward "$proto" "$port" "$target"
+	done
+	[ "$FAILED" -eq 0 ] || die "some forwards do not get through; see above"
 }
 
 main "$@"

@@ -14,7 +14,21 @@ readonly FORWARDING_BEFORE=/etc/wireguard/wg0-ip_forward.before
 # tables; see HostScripts.cs) and before the script it serves, so every function here may read those settings.
 # shellcheck shell=bash
 
-log() { printf 'home-relay: %s\n' "$*" >&2; }
+# Where log lines go: the operator's stderr while it is there; once the connection is gone (a closed laptop, a lost
+# line), the system log (`journalctl -t home-relay`), so that a rollback is neither stopped nor left untold.
+LOG_TO=stderr
+
+log() {
+	if [ "$LOG_TO" = stderr ] && printf 'home-relay: %s\n' "$*" >&2 2>/dev/null; then return 0; fi
+	[ "$LOG_TO" != stderr ] || lose_stderr
+	logger -t home-relay -- "$*" 2>/dev/null || true
+}
+
+# The operator's end is gone: every later write (ours and the tools') goes to /dev/null instead of failing.
+lose_stderr() {
+	LOG_TO=syslog
+	exec 1>/dev/null 2>/dev/null
+}
 
 die() {
 	log "error: $*"
@@ -32,10 +46,17 @@ is_up() { ip link show dev "$IFACE" >/dev/null 2>&1; }
 # Every wg0.conf home-relay writes starts with this line; apply and remove leave any other wg0 alone.
 is_ours() { grep -q '^# Managed by home-relay' "$CONFIG"; }
 
+# One apply or remove at a time on a host: a second waits, so neither sees the other's half-done work.
+take_lock() {
+	mkdir -p /run/lock
+	exec 9>/run/lock/home-relay.lock
+	flock -w 600 9 || die "another home-relay apply or remove has been running here for 10 minutes"
+}
+
 # ---- remove.sh
-# home-relay remove: stops the tunnel and removes every file, table, rule and setting that apply added, putting IP
-# forwarding back as apply found it. Safe to run again, and on a host never set up.
-# The renderer puts the settings and lib.sh in front of this.
+# home-relay remove: stops the tunnel and removes every file, table, rule and setting that apply added, putting
+# forwarding back as the first apply found it. Safe to run again, on a host never set up, and after an apply that
+# was killed half-way. The renderer puts the settings and lib.sh in front of this.
 # shellcheck shell=bash
 set -euo pipefail
 export LC_ALL=C
@@ -60,9 +81,10 @@ drop_rules() {
 	done
 }
 
+# The values the first apply found, in sysctl.conf form.
 restore_forwarding() {
 	if [ -f "$FORWARDING_BEFORE" ]; then
-		sysctl -q -w net.ipv4.ip_forward="$(cat "$FORWARDING_BEFORE")"
+		sysctl -q -p "$FORWARDING_BEFORE"
 	fi
 }
 
@@ -71,13 +93,15 @@ main() {
 	if [ -f "$CONFIG" ] && ! is_ours; then
 		die "$CONFIG was not written by home-relay; leaving this host alone"
 	fi
+	take_lock
 	stop_tunnel
 	drop_table
 	case "$ROLE" in
 	vps) restore_forwarding ;;
 	home) drop_rules ;;
 	esac
-	rm -f "${FILES[@]}"
+	# The files, what a killed apply may have left beside them (its staging directory), and the run-time state.
+	rm -rf "${FILES[@]}" "${CONFIG%/*}"/.home-relay-staging.* /run/home-relay
 	log "removed the tunnel"
 }
 
