@@ -94,7 +94,7 @@ public sealed class RelayServer : ComponentResource
         };
         foreach (var forward in s.Forwards.OrderBy(f => f.Protocol).ThenBy(f => f.Port))
         {
-            rules.Add(Rule(forward.ProtocolName, forward.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), anywhere, $"forward {forward}"));
+            rules.Add(Rule(forward.ProtocolName, forward.Port.ToString(), anywhere, $"forward {forward}"));
         }
         return rules;
     }
