@@ -158,6 +158,8 @@ public sealed class SettingsValidationTests
     [InlineData(K.HomeUser, "Root User", "not a valid Linux user name")]
     [InlineData(K.HomeHostKey, null, "ssh-keyscan")]
     [InlineData(K.HomeHostKey, "ssh-ed25519 bm90IGEga2V5", "ssh-keyscan")]
+    [InlineData(K.HomeHostKey, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5", "truncated")]
+    [InlineData(K.HomeHostKey, "ssh-dss AAAAB3NzaC1kc3M=", "not a key type")]
     [InlineData(K.HomeLan, "192.168.1.0", "CIDR")]
     [InlineData(K.Location, "", "empty")]
     [InlineData(K.ServerType, " ", "empty")]

@@ -134,9 +134,9 @@ public static class SettingsReader
             r.Error(K.HomeUser, $"'{user}' is not a valid Linux user name");
         }
         var hostKey = r.Required(K.HomeHostKey, "the home server's SSH host key, from: ssh-keyscan -t ed25519 <homeHost> (the part after the host name)");
-        if (hostKey is not null && !Keys.SshPublicKey.TryParse(hostKey, out _))
+        if (hostKey is not null && !Keys.SshPublicKey.TryParse(hostKey, out _, out var keyError))
         {
-            r.Error(K.HomeHostKey, "is not an OpenSSH public key line such as 'ssh-ed25519 AAAA...'; copy it from ssh-keyscan -t ed25519 <homeHost>");
+            r.Error(K.HomeHostKey, $"{keyError}; copy the whole line after the host name from ssh-keyscan -t ed25519 <homeHost>");
         }
         Ipv4Cidr? lan = null;
         if (r.Optional(K.HomeLan) is { } lanText)
