@@ -169,6 +169,21 @@ public sealed class SettingsValidationTests
         AssertSingleError(ReadWith((key, value)), key, mentions);
 
     [Fact]
+    public void Cross_checks_still_run_when_other_settings_of_the_same_group_are_invalid()
+    {
+        var result = ReadWith(
+            (K.Mtu, "1500"),
+            (K.TunnelCidr, "192.168.1.0/28"),
+            (K.WireGuardPort, "51900"),
+            (K.Forwards, """[{"protocol":"tcp","port":443},{"protocol":"udp","port":51900},{"protocol":"tcp","port":22}]"""),
+            (K.HomeHostKey, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5"),
+            (K.DnsTtl, "30"));
+        Assert.Equal(
+            ["dnsTtl", "forwards[1].port", "forwards[2].port", "homeHostKey", "mtu", "tunnelCidr"],
+            result.Errors.Select(e => e.Key).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public void Every_problem_is_reported_at_once()
     {
         var result = ReadWith((K.Mtu, "9000"), (K.Forwards, """[{"protocol":"tcp","port":22}]"""), (K.DnsName, "x.example.org"));

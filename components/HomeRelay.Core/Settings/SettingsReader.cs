@@ -39,10 +39,13 @@ public static class SettingsReader
         var image = reader.NonEmpty(K.Image, K.Defaults.Image, "an image name such as debian-12");
         var dns = ReadDns(reader);
         var tunnel = ReadTunnel(reader);
-        var home = ReadHome(reader, tunnel);
-        var forwards = ReadForwards(reader, tunnel?.ListenPort ?? K.Defaults.WireGuardPort);
+        var home = ReadHome(reader);
+        var forwards = ReadForwards(reader, tunnel.ListenPort);
         var sshRanges = ReadSshRanges(reader);
         var rotation = reader.NonEmpty(K.KeyRotation, K.Defaults.KeyRotation, "any word; change it to rotate the WireGuard keys");
+
+        // Rules across settings run on whatever parts are valid, so one run names every bad key.
+        CheckTunnelAgainstLan(reader, tunnel, home);
 
         if (problems.Any(p => !p.IsWarning))
         {
@@ -57,8 +60,8 @@ public static class SettingsReader
             Dns = dns!,
             Forwards = forwards,
             SshSourceRanges = sshRanges,
-            Home = home!,
-            Tunnel = tunnel!,
+            Home = home.ToSettings(),
+            Tunnel = tunnel.ToSettings(),
             KeyRotation = rotation!,
         };
         return new Result(settings, [.. problems]);
@@ -88,7 +91,25 @@ public static class SettingsReader
         return zone is null || name is null || ttl is null ? null : new DnsSettings { Zone = zone, Name = name, Ttl = ttl.Value };
     }
 
-    private static TunnelSettings? ReadTunnel(Reader r)
+    /// <summary>The tunnel's settings as read, each null when invalid.</summary>
+    private sealed record TunnelParts(Ipv4Cidr? Cidr, int? ListenPort, int? Mtu, int? Keepalive)
+    {
+        public TunnelSettings ToSettings() => new()
+        {
+            Cidr = Cidr!, ListenPort = ListenPort!.Value, Mtu = Mtu!.Value, Keepalive = Keepalive!.Value,
+        };
+    }
+
+    /// <summary>The home server's settings as read, each null when invalid.</summary>
+    private sealed record HomeParts(string? Host, int? SshPort, string? User, string? HostKey, Ipv4Cidr? Lan)
+    {
+        public HomeHost ToSettings() => new()
+        {
+            Host = Host!, SshPort = SshPort!.Value, User = User!, HostKey = HostKey!, Lan = Lan,
+        };
+    }
+
+    private static TunnelParts ReadTunnel(Reader r)
     {
         var cidrText = r.Optional(K.TunnelCidr) ?? K.Defaults.TunnelCidr;
         Ipv4Cidr? cidr = null;
@@ -115,28 +136,29 @@ public static class SettingsReader
         }
         var mtu = r.Integer(K.Mtu, K.Defaults.Mtu, 1280, 1420);
         var keepalive = r.Integer(K.Keepalive, K.Defaults.Keepalive, 1, 65535);
-        return cidr is null || port is null || mtu is null || keepalive is null
-            ? null
-            : new TunnelSettings { Cidr = cidr, ListenPort = port.Value, Mtu = mtu.Value, Keepalive = keepalive.Value };
+        return new TunnelParts(cidr, port == SshPort ? null : port, mtu, keepalive);
     }
 
-    private static HomeHost? ReadHome(Reader r, TunnelSettings? tunnel)
+    private static HomeParts ReadHome(Reader r)
     {
         var host = r.Required(K.HomeHost, "the home server's address as reached from where you run pulumi, e.g. 192.168.1.20");
         if (host is not null && !IsHostName(host) && !IPAddress.TryParse(host, out _))
         {
             r.Error(K.HomeHost, $"'{host}' is neither an IP address nor a host name");
+            host = null;
         }
         var port = r.Integer(K.HomeSshPort, K.Defaults.HomeSshPort, 1, 65535);
         var user = r.NonEmpty(K.HomeUser, K.Defaults.HomeUser, "the SSH user on the home server (root, or a user with passwordless sudo)");
         if (user is not null && !System.Text.RegularExpressions.Regex.IsMatch(user, "^[a-z_][a-z0-9_.-]*$"))
         {
             r.Error(K.HomeUser, $"'{user}' is not a valid Linux user name");
+            user = null;
         }
         var hostKey = r.Required(K.HomeHostKey, "the home server's SSH host key, from: ssh-keyscan -t ed25519 <homeHost> (the part after the host name)");
         if (hostKey is not null && !Keys.SshPublicKey.TryParse(hostKey, out _, out var keyError))
         {
             r.Error(K.HomeHostKey, $"{keyError}; copy the whole line after the host name from ssh-keyscan -t ed25519 <homeHost>");
+            hostKey = null;
         }
         Ipv4Cidr? lan = null;
         if (r.Optional(K.HomeLan) is { } lanText)
@@ -145,17 +167,20 @@ public static class SettingsReader
             {
                 r.Error(K.HomeLan, error + "; use the home network, e.g. 192.168.1.0/24");
             }
-            else if (tunnel is not null && tunnel.Cidr.Overlaps(lan))
-            {
-                r.Error(K.TunnelCidr, $"{tunnel.Cidr} overlaps the home LAN {lan} ({K.HomeLan}); choose a tunnel range that is not used at home, e.g. 10.66.0.0/24");
-            }
         }
-        return host is null || port is null || user is null || hostKey is null
-            ? null
-            : new HomeHost { Host = host, SshPort = port.Value, User = user, HostKey = hostKey.Trim(), Lan = lan };
+        return new HomeParts(host, port, user, hostKey?.Trim(), lan);
     }
 
-    private static ImmutableArray<Forward> ReadForwards(Reader r, int wireGuardPort)
+    private static void CheckTunnelAgainstLan(Reader r, TunnelParts tunnel, HomeParts home)
+    {
+        if (tunnel.Cidr is { } cidr && home.Lan is { } lan && cidr.Overlaps(lan))
+        {
+            r.Error(K.TunnelCidr, $"{cidr} overlaps the home LAN {lan} ({K.HomeLan}); choose a tunnel range that is not used at home, e.g. 10.66.0.0/24");
+        }
+    }
+
+    /// <param name="wireGuardPort">Null when that setting is invalid: then no forward is checked against it.</param>
+    private static ImmutableArray<Forward> ReadForwards(Reader r, int? wireGuardPort)
     {
         var elements = r.JsonArray(K.Forwards, required: true, "a list such as [{protocol: tcp, port: 443}]");
         if (elements is null)
