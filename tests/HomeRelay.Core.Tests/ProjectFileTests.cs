@@ -48,6 +48,8 @@ public sealed class ProjectFileTests
     [InlineData(SettingKeys.HomeSshPort, "22")]
     [InlineData(SettingKeys.HomeUser, SettingKeys.Defaults.HomeUser)]
     [InlineData(SettingKeys.TunnelCidr, SettingKeys.Defaults.TunnelCidr)]
+    [InlineData(SettingKeys.Ipv6, "true")]
+    [InlineData(SettingKeys.TunnelIpv6Cidr, SettingKeys.Defaults.TunnelIpv6Cidr)]
     [InlineData(SettingKeys.WireGuardPort, "51820")]
     [InlineData(SettingKeys.Mtu, "1380")]
     [InlineData(SettingKeys.Keepalive, "25")]

@@ -1,23 +1,12 @@
 using HomeRelay.Core.Settings;
 using HomeRelay.Core.Tests.Support;
+using static HomeRelay.Core.Tests.Support.SettingsCheck;
 using K = HomeRelay.Core.Settings.SettingKeys;
 
 namespace HomeRelay.Core.Tests;
 
 public sealed class SettingsValidationTests
 {
-    private static SettingsReader.Result ReadWith(params (string Key, string? Value)[] changes) =>
-        SettingsReader.Read(Examples.DevWith(changes));
-
-    private static void AssertSingleError(SettingsReader.Result result, string key, string mentions)
-    {
-        Assert.Null(result.Settings);
-        var error = Assert.Single(result.Errors);
-        Assert.Equal(key, error.Key);
-        Assert.Contains(mentions, error.Message, StringComparison.OrdinalIgnoreCase);
-        Assert.StartsWith($"home-relay:{key}: ", error.ToString());
-    }
-
     [Fact]
     public void The_example_stack_is_valid_and_complete()
     {

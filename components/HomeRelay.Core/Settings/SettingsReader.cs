@@ -92,11 +92,15 @@ public static class SettingsReader
     }
 
     /// <summary>The tunnel's settings as read, each null when invalid.</summary>
-    private sealed record TunnelParts(Ipv4Cidr? Cidr, int? ListenPort, int? Mtu, int? Keepalive)
+    private sealed record TunnelParts(Ipv4Cidr? Cidr, bool? Ipv6, Ipv6Cidr? Ipv6Cidr, int? ListenPort, int? Mtu, int? Keepalive)
     {
         public TunnelSettings ToSettings() => new()
         {
-            Cidr = Cidr!, ListenPort = ListenPort!.Value, Mtu = Mtu!.Value, Keepalive = Keepalive!.Value,
+            Cidr = Cidr!,
+            Ipv6Cidr = Ipv6 == true ? Ipv6Cidr! : null,
+            ListenPort = ListenPort!.Value,
+            Mtu = Mtu!.Value,
+            Keepalive = Keepalive!.Value,
         };
     }
 
@@ -129,6 +133,8 @@ public static class SettingsReader
         {
             cidr = parsed;
         }
+        var ipv6 = r.Boolean(K.Ipv6, K.Defaults.Ipv6);
+        var cidr6 = ReadTunnelIpv6Cidr(r, ipv6);
         var port = r.Integer(K.WireGuardPort, K.Defaults.WireGuardPort, 1, 65535);
         if (port == SshPort)
         {
@@ -136,7 +142,39 @@ public static class SettingsReader
         }
         var mtu = r.Integer(K.Mtu, K.Defaults.Mtu, 1280, 1420);
         var keepalive = r.Integer(K.Keepalive, K.Defaults.Keepalive, 1, 65535);
-        return new TunnelParts(cidr, port == SshPort ? null : port, mtu, keepalive);
+        return new TunnelParts(cidr, ipv6, cidr6, port == SshPort ? null : port, mtu, keepalive);
+    }
+
+    /// <summary>The tunnel's IPv6 network: checked unless <c>ipv6</c> is false, when setting it is only a warning.</summary>
+    private static Ipv6Cidr? ReadTunnelIpv6Cidr(Reader r, bool? ipv6)
+    {
+        var text = r.Optional(K.TunnelIpv6Cidr);
+        if (ipv6 == false)
+        {
+            if (text is not null)
+            {
+                r.Warning(K.TunnelIpv6Cidr, $"is unused while {K.Ipv6} is false; remove it, or set {K.Ipv6}: true to carry IPv6 through the tunnel");
+            }
+            return null;
+        }
+        const string Example = "use a unique-local /64 such as " + K.Defaults.TunnelIpv6Cidr;
+        if (!Ipv6Cidr.TryParse(text ?? K.Defaults.TunnelIpv6Cidr, out var cidr, out var error))
+        {
+            r.Error(K.TunnelIpv6Cidr, $"{error}; {Example}");
+            return null;
+        }
+        if (!cidr.IsUniqueLocal)
+        {
+            r.Error(K.TunnelIpv6Cidr, $"{cidr} is not unique-local (fd00::/8); the tunnel needs private addresses: {Example}");
+            return null;
+        }
+        if (cidr.PrefixLength is < 64 or > 126)
+        {
+            r.Error(K.TunnelIpv6Cidr,
+                $"{cidr} has a /{cidr.PrefixLength} prefix; use /64 to /126 (one subnet with room for the tunnel's ::1 and ::2), e.g. {K.Defaults.TunnelIpv6Cidr}");
+            return null;
+        }
+        return cidr;
     }
 
     private static HomeParts ReadHome(Reader r)
@@ -393,6 +431,22 @@ public static class SettingsReader
                 return null;
             }
             return value;
+        }
+
+        /// <summary>A boolean as Pulumi hands it over: the text <c>true</c> or <c>false</c>.</summary>
+        public bool? Boolean(string key, bool fallback)
+        {
+            var raw = Optional(key);
+            if (raw is null)
+            {
+                return fallback;
+            }
+            if (bool.TryParse(raw, out var value))
+            {
+                return value;
+            }
+            Error(key, $"'{raw}' is not true or false; the default is {(fallback ? "true" : "false")}");
+            return null;
         }
 
         public ImmutableArray<JsonElement>? JsonArray(string key, bool required, string what)
