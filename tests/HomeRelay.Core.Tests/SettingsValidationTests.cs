@@ -92,8 +92,8 @@ public sealed class SettingsValidationTests
     }
 
     [Theory]
-    [InlineData(K.Mtu, "1279", "1280 to 1420")]
-    [InlineData(K.Mtu, "1500", "1280 to 1420")]
+    [InlineData(K.Mtu, "1279", "1280-1420")]
+    [InlineData(K.Mtu, "1500", "1280-1420")]
     [InlineData(K.Keepalive, "0", "1 to 65535")]
     [InlineData(K.Keepalive, "65536", "1 to 65535")]
     [InlineData(K.WireGuardPort, "22", "SSH port")]
@@ -179,6 +179,6 @@ public sealed class SettingsValidationTests
         Assert.Equal(["dnsName", "forwards[0].port", "mtu"], result.Errors.Select(e => e.Key).Order());
         var exception = Assert.Throws<InvalidSettingsException>(result.SettingsOrThrow);
         Assert.Contains("3 problem(s)", exception.Message);
-        Assert.Contains("home-relay:mtu: '9000' is not a whole number from 1280 to 1420", exception.Message);
+        Assert.Contains("home-relay:mtu: 9000 is outside 1280-1420", exception.Message);
     }
 }

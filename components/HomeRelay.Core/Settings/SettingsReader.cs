@@ -17,6 +17,15 @@ public static class SettingsReader
 {
     private const int SshPort = 22;
 
+    /// <summary>A 1500-byte line less WireGuard's 80 bytes over IPv6 (40 IPv6, 8 UDP, 32 WireGuard).</summary>
+    private const int MtuMax = 1420;
+
+    /// <summary>IPv6's minimum link MTU (RFC 8200), binding while the tunnel carries IPv6.</summary>
+    private const int MtuMinIpv6 = 1280;
+
+    /// <summary>The floor with <c>ipv6: false</c>, for lines that lose more than CGNAT, PPPoE or DS-Lite usually take.</summary>
+    private const int MtuMinIpv4Only = 1200;
+
     public sealed record Result(RelaySettings? Settings, ImmutableArray<SettingsProblem> Problems)
     {
         public IEnumerable<SettingsProblem> Errors => Problems.Where(p => !p.IsWarning);
@@ -140,9 +149,42 @@ public static class SettingsReader
         {
             r.Error(K.WireGuardPort, "22 is the SSH port of the VPS; choose another, e.g. 51820");
         }
-        var mtu = r.Integer(K.Mtu, K.Defaults.Mtu, 1280, 1420);
+        var mtu = ReadMtu(r, ipv6);
         var keepalive = r.Integer(K.Keepalive, K.Defaults.Keepalive, 1, 65535);
         return new TunnelParts(cidr, ipv6, cidr6, port == SshPort ? null : port, mtu, keepalive);
+    }
+
+    /// <summary>
+    /// 1280-1420 while the tunnel carries IPv6, 1200-1420 without. When <c>ipv6</c> itself is invalid only the wider
+    /// range is checked, so the MTU is not reported for a mistake that is not its own.
+    /// </summary>
+    private static int? ReadMtu(Reader r, bool? ipv6)
+    {
+        var raw = r.Optional(K.Mtu);
+        if (raw is null)
+        {
+            return K.Defaults.Mtu;
+        }
+        if (!int.TryParse(raw, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var mtu))
+        {
+            r.Error(K.Mtu, $"'{raw}' is not a whole number; use {MtuMinIpv6}-{MtuMax} ({MtuMinIpv4Only}-{MtuMax} with {K.Ipv6}: false); the default is {K.Defaults.Mtu}");
+            return null;
+        }
+        var top = $"and {MtuMax} is what a 1500-byte line leaves after WireGuard's 80 bytes";
+        if (ipv6 == true && mtu is >= MtuMinIpv4Only and < MtuMinIpv6)
+        {
+            r.Error(K.Mtu, $"{mtu} is outside {MtuMinIpv6}-{MtuMax}: the tunnel carries IPv6 ({K.Ipv6} is true), which needs at least {MtuMinIpv6}, "
+                + $"{top}; set {K.Ipv6}: false to go down to {MtuMinIpv4Only}");
+            return null;
+        }
+        if (mtu is < MtuMinIpv4Only or > MtuMax)
+        {
+            r.Error(K.Mtu, ipv6 == false
+                ? $"{mtu} is outside {MtuMinIpv4Only}-{MtuMax}: {MtuMinIpv4Only} is home-relay's floor (with {K.Ipv6}: false nothing in the tunnel needs IPv6's {MtuMinIpv6}), {top}"
+                : $"{mtu} is outside {MtuMinIpv6}-{MtuMax}: IPv6 in the tunnel needs at least {MtuMinIpv6} ({MtuMinIpv4Only} with {K.Ipv6}: false), {top}");
+            return null;
+        }
+        return mtu;
     }
 
     /// <summary>The tunnel's IPv6 network: checked unless <c>ipv6</c> is false, when setting it is only a warning.</summary>
