@@ -30,7 +30,7 @@ public sealed class SettingsValidationTests
         Assert.Equal(("fsn1", "cx23", "debian-12", 60), (s.Location, s.ServerType, s.Image, s.Dns.Ttl));
         Assert.Equal(("10.66.0.0/24", 51820, 1380, 25), (s.Tunnel.Cidr.ToString(), s.Tunnel.ListenPort, s.Tunnel.Mtu, s.Tunnel.Keepalive));
         Assert.Equal(("root", 22), (s.Home.User, s.Home.SshPort));
-        Assert.Null(s.Home.Lan);
+        Assert.Empty(s.Home.Lans);
     }
 
     [Fact]

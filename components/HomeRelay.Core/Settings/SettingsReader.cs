@@ -113,12 +113,21 @@ public static class SettingsReader
         };
     }
 
-    /// <summary>The home server's settings as read, each null when invalid.</summary>
-    private sealed record HomeParts(string? Host, int? SshPort, string? User, string? HostKey, Ipv4Cidr? Lan)
+    /// <summary>
+    /// The home server's settings as read, each null when invalid. The LANs are the valid ones, each with its key
+    /// (<c>homeLan</c> or <c>homeLan[i]</c>); <paramref name="LanComplete"/> is false when some item of <c>homeLan</c> was invalid.
+    /// </summary>
+    private sealed record HomeParts(string? Host, int? SshPort, string? User, string? HostKey,
+        ImmutableArray<(string Key, Ipv4Cidr Cidr)> Lans, ImmutableArray<(string Key, Ipv6Cidr Cidr)> Lan6, bool LanComplete)
     {
         public HomeHost ToSettings() => new()
         {
-            Host = Host!, SshPort = SshPort!.Value, User = User!, HostKey = HostKey!, Lan = Lan,
+            Host = Host!,
+            SshPort = SshPort!.Value,
+            User = User!,
+            HostKey = HostKey!,
+            Lans = [.. Lans.Select(l => l.Cidr)],
+            Lan6 = [.. Lan6.Select(l => l.Cidr)],
         };
     }
 
@@ -240,22 +249,69 @@ public static class SettingsReader
             r.Error(K.HomeHostKey, $"{keyError}; copy the whole line after the host name from ssh-keyscan -t ed25519 <homeHost>");
             hostKey = null;
         }
-        Ipv4Cidr? lan = null;
-        if (r.Optional(K.HomeLan) is { } lanText)
-        {
-            if (!Ipv4Cidr.TryParse(lanText, out lan, out var error))
-            {
-                r.Error(K.HomeLan, error + "; use the home network, e.g. 192.168.1.0/24");
-            }
-        }
-        return new HomeParts(host, port, user, hostKey?.Trim(), lan);
+        var (lans, lan6, lanComplete) = ReadHomeLan(r);
+        return new HomeParts(host, port, user, hostKey?.Trim(), lans, lan6, lanComplete);
     }
 
+    /// <summary><c>homeLan</c>: one network, or a list (JSON text) of networks, IPv4 and IPv6 mixed.</summary>
+    private static (ImmutableArray<(string, Ipv4Cidr)> Lans, ImmutableArray<(string, Ipv6Cidr)> Lan6, bool Complete) ReadHomeLan(Reader r)
+    {
+        var raw = r.Optional(K.HomeLan);
+        if (raw is null)
+        {
+            return ([], [], true);
+        }
+        IEnumerable<(string Key, string Text)> items = [(K.HomeLan, raw)];
+        if (raw.StartsWith('['))
+        {
+            var elements = r.JsonArray(K.HomeLan, required: false, "the home network, e.g. 192.168.1.0/24, or a list of them");
+            if (elements is null)
+            {
+                return ([], [], false);
+            }
+            if (elements.Value.Length == 0)
+            {
+                r.Error(K.HomeLan, "is an empty list; list the home networks, e.g. [192.168.1.0/24], or remove it");
+                return ([], [], false);
+            }
+            items = elements.Value.Select((e, i) => ($"{K.HomeLan}[{i}]", e.ValueKind == JsonValueKind.String ? e.GetString()! : e.GetRawText()));
+        }
+        var lans = ImmutableArray.CreateBuilder<(string, Ipv4Cidr)>();
+        var lan6 = ImmutableArray.CreateBuilder<(string, Ipv6Cidr)>();
+        var complete = true;
+        foreach (var (key, text) in items)
+        {
+            string? error;
+            if (text.Contains(':'))
+            {
+                if (Ipv6Cidr.TryParse(text, out var cidr6, out error))
+                {
+                    lan6.Add((key, cidr6));
+                    continue;
+                }
+            }
+            else if (Ipv4Cidr.TryParse(text, out var cidr4, out error))
+            {
+                lans.Add((key, cidr4));
+                continue;
+            }
+            r.Error(key, $"{error}; give the home network in CIDR form, e.g. 192.168.1.0/24 or 2001:db8:1::/64");
+            complete = false;
+        }
+        return (lans.ToImmutable(), lan6.ToImmutable(), complete);
+    }
+
+    /// <summary>Neither of the tunnel's networks may be one that the home LAN uses.</summary>
     private static void CheckTunnelAgainstLan(Reader r, TunnelParts tunnel, HomeParts home)
     {
-        if (tunnel.Cidr is { } cidr && home.Lan is { } lan && cidr.Overlaps(lan))
+        foreach (var (key, lan) in home.Lans.Where(l => tunnel.Cidr is not null && tunnel.Cidr.Overlaps(l.Cidr)))
         {
-            r.Error(K.TunnelCidr, $"{cidr} overlaps the home LAN {lan} ({K.HomeLan}); choose a tunnel range that is not used at home, e.g. 10.66.0.0/24");
+            r.Error(K.TunnelCidr, $"{tunnel.Cidr} overlaps the home LAN {lan} ({key}); choose a tunnel range that is not used at home, e.g. 10.66.0.0/24");
+        }
+        var cidr6 = tunnel.Ipv6 == true ? tunnel.Ipv6Cidr : null;
+        foreach (var (key, lan) in home.Lan6.Where(l => cidr6 is not null && cidr6.Overlaps(l.Cidr)))
+        {
+            r.Error(K.TunnelIpv6Cidr, $"{cidr6} overlaps the home LAN {lan} ({key}); choose a unique-local /64 (inside fd00::/8) that is not used at home");
         }
     }
 
