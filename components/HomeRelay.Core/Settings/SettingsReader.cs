@@ -13,7 +13,7 @@ namespace HomeRelay.Core.Settings;
 /// The raw form is Pulumi's: <c>Config.Get(key)</c> gives a scalar as its text and a list or object as JSON,
 /// so the Pulumi program and the lab (which reads <c>Pulumi.&lt;stack&gt;.yaml</c> itself) share one reader.
 /// </summary>
-public static class SettingsReader
+public static partial class SettingsReader
 {
     private const int SshPort = 22;
 
@@ -49,12 +49,16 @@ public static class SettingsReader
         var dns = ReadDns(reader);
         var tunnel = ReadTunnel(reader);
         var home = ReadHome(reader);
-        var forwards = ReadForwards(reader, tunnel.ListenPort);
+        var forwards = ReadForwards(reader);
         var sshRanges = ReadSshRanges(reader);
         var rotation = reader.NonEmpty(K.KeyRotation, K.Defaults.KeyRotation, "any word; change it to rotate the WireGuard keys");
 
         // Rules across settings run on whatever parts are valid, so one run names every bad key.
         CheckTunnelAgainstLan(reader, tunnel, home);
+        CheckForwardsAgainstVpsPorts(reader, forwards, tunnel.ListenPort);
+        CheckPublicPortOverlaps(reader, forwards);
+        CheckLanTargets(reader, forwards, home);
+        CheckLanTargetPorts(reader, forwards);
 
         if (problems.Any(p => !p.IsWarning))
         {
@@ -67,7 +71,7 @@ public static class SettingsReader
             ServerType = serverType!,
             Image = image!,
             Dns = dns!,
-            Forwards = forwards,
+            Forwards = [.. forwards.Select(f => f.ToForward())],
             SshSourceRanges = sshRanges,
             Home = home.ToSettings(),
             Tunnel = tunnel.ToSettings(),
@@ -315,68 +319,6 @@ public static class SettingsReader
         }
     }
 
-    /// <param name="wireGuardPort">Null when that setting is invalid: then no forward is checked against it.</param>
-    private static ImmutableArray<Forward> ReadForwards(Reader r, int? wireGuardPort)
-    {
-        var elements = r.JsonArray(K.Forwards, required: true, "a list such as [{protocol: tcp, port: 443}]");
-        if (elements is null)
-        {
-            return [];
-        }
-        if (elements.Value.Length == 0)
-        {
-            r.Error(K.Forwards, "is empty; forward at least one port, e.g. [{protocol: tcp, port: 443}]");
-        }
-        var forwards = ImmutableArray.CreateBuilder<Forward>();
-        var seen = new Dictionary<(Protocol, int), int>();
-        for (var i = 0; i < elements.Value.Length; i++)
-        {
-            var key = $"{K.Forwards}[{i}]";
-            var element = elements.Value[i];
-            if (element.ValueKind != JsonValueKind.Object)
-            {
-                r.Error(key, "is not an object; write {protocol: tcp, port: 443}");
-                continue;
-            }
-            foreach (var property in element.EnumerateObject())
-            {
-                if (property.Name is not ("protocol" or "port" or "targetPort" or "clientIp"))
-                {
-                    r.Error($"{key}.{property.Name}", "is not a forward setting; use protocol, port, targetPort or clientIp");
-                }
-            }
-            var protocol = ReadEnum(r, element, key, "protocol", required: true,
-                new Dictionary<string, Protocol> { ["tcp"] = Protocol.Tcp, ["udp"] = Protocol.Udp }, Protocol.Tcp);
-            var port = ReadPort(r, element, key, "port", required: true);
-            var targetPort = ReadPort(r, element, key, "targetPort", required: false) ?? port;
-            var clientIp = ReadEnum(r, element, key, "clientIp", required: false,
-                new Dictionary<string, ClientIpMode> { ["transparent"] = ClientIpMode.Transparent, ["snat"] = ClientIpMode.Snat },
-                ClientIpMode.Transparent);
-            if (protocol is null || port is null || targetPort is null || clientIp is null)
-            {
-                continue;
-            }
-            if (protocol == Protocol.Tcp && port == SshPort)
-            {
-                r.Error($"{key}.port", "22 is the SSH port of the VPS, which pulumi needs; forward another public port (e.g. 2222 with targetPort 22)");
-                continue;
-            }
-            if (protocol == Protocol.Udp && port == wireGuardPort)
-            {
-                r.Error($"{key}.port", $"{port} is the WireGuard port ({K.WireGuardPort}); choose another port or move {K.WireGuardPort}");
-                continue;
-            }
-            if (seen.TryGetValue((protocol.Value, port.Value), out var first))
-            {
-                r.Error($"{key}.port", $"{protocol.Value.ToString().ToLowerInvariant()} port {port} is already forwarded by {K.Forwards}[{first}]; remove one of them");
-                continue;
-            }
-            seen[(protocol.Value, port.Value)] = i;
-            forwards.Add(new Forward(protocol.Value, port.Value, targetPort.Value, clientIp.Value));
-        }
-        return forwards.ToImmutable();
-    }
-
     private static ImmutableArray<string> ReadSshRanges(Reader r)
     {
         var elements = r.JsonArray(K.SshSourceRanges, required: true,
@@ -406,46 +348,6 @@ public static class SettingsReader
             ranges.Add(normalized);
         }
         return ranges.ToImmutable();
-    }
-
-    private static int? ReadPort(Reader r, JsonElement element, string key, string name, bool required)
-    {
-        if (!element.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
-        {
-            if (required)
-            {
-                r.Error($"{key}.{name}", "is missing; give a port number 1-65535");
-            }
-            return null;
-        }
-        var text = value.ValueKind == JsonValueKind.String ? value.GetString()! : value.GetRawText();
-        if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
-        {
-            r.Error($"{key}.{name}", $"'{text}' is not a port number; use 1-65535");
-            return null; // the error is recorded, so no settings come out of this read
-        }
-        return port;
-    }
-
-    private static T? ReadEnum<T>(Reader r, JsonElement element, string key, string name, bool required,
-        Dictionary<string, T> choices, T fallback) where T : struct
-    {
-        if (!element.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
-        {
-            if (required)
-            {
-                r.Error($"{key}.{name}", $"is missing; use one of {string.Join(", ", choices.Keys)}");
-                return null;
-            }
-            return fallback;
-        }
-        var text = value.ValueKind == JsonValueKind.String ? value.GetString()! : value.GetRawText();
-        if (choices.TryGetValue(text.ToLowerInvariant(), out var choice))
-        {
-            return choice;
-        }
-        r.Error($"{key}.{name}", $"'{text}' is not one of {string.Join(", ", choices.Keys)}");
-        return null;
     }
 
     /// <summary>An IPv4 or IPv6 network; null with <paramref name="error"/> when it is not one, or has host bits set.</summary>
