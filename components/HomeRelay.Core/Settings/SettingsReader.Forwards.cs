@@ -189,6 +189,26 @@ public static partial class SettingsReader
         return null;
     }
 
+    /// <summary>The stack stays inside <see cref="Limits"/>: forwards, and ports translated on the way.</summary>
+    private static void CheckForwardLimits(Reader r, ImmutableArray<ForwardParts> forwards)
+    {
+        const string Why = "the rendered apply travels as one SSH command argument, which Linux caps at 128 KiB";
+        if (forwards.Length > Limits.MaxForwards)
+        {
+            r.Error(K.Forwards, $"has {forwards.Length} forwards, more than the limit of {Limits.MaxForwards} ({Why}); "
+                + "merge neighbouring ports into ranges, e.g. one forward of 27015-27030");
+        }
+        var translated = forwards
+            .Where(f => f.Port is not null && f.TargetPort is not null && f.Port != f.TargetPort)
+            .Sum(f => f.Port!.Value.Count);
+        if (translated > Limits.MaxTranslatedPorts)
+        {
+            r.Error(K.Forwards, $"has {translated} translated ports, more than the limit of {Limits.MaxTranslatedPorts}: each port whose "
+                + $"targetPort differs from port (every port of a shifted range) is one nftables map entry, and {Why}; "
+                + "keep targetPort equal to port where the service can listen on the public port");
+        }
+    }
+
     /// <summary>No public port may be tcp/22 (the VPS's SSH, which pulumi needs) or udp/wireguardPort.</summary>
     /// <param name="wireGuardPort">Null when that setting is invalid: then no forward is checked against it.</param>
     private static void CheckForwardsAgainstVpsPorts(Reader r, ImmutableArray<ForwardParts> forwards, int? wireGuardPort)

@@ -59,6 +59,7 @@ public static partial class SettingsReader
         CheckPublicPortOverlaps(reader, forwards);
         CheckLanTargets(reader, forwards, home);
         CheckLanTargetPorts(reader, forwards);
+        CheckForwardLimits(reader, forwards);
 
         if (problems.Any(p => !p.IsWarning))
         {
