@@ -17,4 +17,13 @@ public static class Limits
     /// its length. Each is one nftables map entry in the same apply script.
     /// </summary>
     public const int MaxTranslatedPorts = 1000;
+
+    /// <summary>Rules in one Hetzner Cloud firewall (its API's set_rules: "limited to 50 entries per Firewall").</summary>
+    public const int HetznerFirewallRules = 50;
+
+    /// <summary>
+    /// "Effective" rules in one Hetzner Cloud firewall (set_rules: "and 500 effective rules"): each rule counts once per
+    /// source network it lists.
+    /// </summary>
+    public const int HetznerFirewallEffectiveRules = 500;
 }

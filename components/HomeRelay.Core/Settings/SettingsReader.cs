@@ -60,6 +60,7 @@ public static partial class SettingsReader
         CheckLanTargets(reader, forwards, home);
         CheckLanTargetPorts(reader, forwards);
         CheckForwardLimits(reader, forwards);
+        CheckFirewallLimits(reader, tunnel, sshRanges, forwards);
 
         if (problems.Any(p => !p.IsWarning))
         {
@@ -317,6 +318,35 @@ public static partial class SettingsReader
         foreach (var (key, lan) in home.Lan6.Where(l => cidr6 is not null && cidr6.Overlaps(l.Cidr)))
         {
             r.Error(K.TunnelIpv6Cidr, $"{cidr6} overlaps the home LAN {lan} ({key}); choose a unique-local /64 (inside fd00::/8) that is not used at home");
+        }
+    }
+
+    /// <summary>
+    /// The VPS's Hetzner firewall stays inside Hetzner's limits, or <c>pulumi up</c> would fail halfway. Planned from the
+    /// valid parts; an invalid <c>ipv6</c> counts as off (fewer source networks), so only certain excesses are reported.
+    /// </summary>
+    private static void CheckFirewallLimits(Reader r, TunnelParts tunnel, ImmutableArray<string> sshRanges, ImmutableArray<ForwardParts> forwards)
+    {
+        var ipv6 = tunnel.Ipv6 == true;
+        var plan = Cloud.HetznerFirewallPlan.Create(ipv6, tunnel.ListenPort ?? K.Defaults.WireGuardPort, sshRanges,
+            forwards.Where(f => f.Protocol is not null && f.Port is not null)
+                .Select(f => new Forward(f.Protocol!.Value, f.Port!.Value, f.Port!.Value, ClientIpMode.Transparent)));
+        if (plan.Rules.Length > Limits.HetznerFirewallRules)
+        {
+            const int Fixed = Cloud.HetznerFirewallPlan.FixedRules;
+            r.Error(K.Forwards,
+                $"would need {plan.Rules.Length} rules, more than Hetzner's limit of {Limits.HetznerFirewallRules} per firewall: the VPS's firewall has "
+                + $"{Fixed} for ICMP, SSH and WireGuard and {plan.Rules.Length - Fixed} for the forwards' public ports, neighbouring ports merged; "
+                + "put services on neighbouring public ports, or forward ranges such as 27015-27030: each run of neighbouring ports is one rule");
+        }
+        if (plan.EffectiveRules > Limits.HetznerFirewallEffectiveRules)
+        {
+            var others = plan.EffectiveRules - sshRanges.Length;
+            r.Error(sshRanges.Length >= others ? K.SshSourceRanges : K.Forwards,
+                $"would need {plan.EffectiveRules} effective rules, more than Hetzner's limit of {Limits.HetznerFirewallEffectiveRules} per firewall: "
+                + $"each rule counts once per source network, {sshRanges.Length} for SSH ({K.SshSourceRanges}) and {others} for ICMP, WireGuard "
+                + $"and the forwards (from {string.Join(" and ", Cloud.HetznerFirewallPlan.Anywhere(ipv6))}); list fewer {K.SshSourceRanges} "
+                + "(one wider network instead of several narrow ones) or merge forwards into ranges");
         }
     }
 
