@@ -69,3 +69,14 @@ public sealed class ProjectFileTests
     public void Declared_defaults_are_the_programs_defaults(string key, string expected) =>
         Assert.Equal(expected, Scalar((YamlMappingNode)Declarations()[key], "default"));
 }
+
+/// <summary>The README's settings table has a row for every setting the program reads.</summary>
+public sealed class ReadmeSettingsTableTests
+{
+    public static TheoryData<string> Keys => new(SettingKeys.All);
+
+    [Theory]
+    [MemberData(nameof(Keys))]
+    public void The_readme_settings_table_has_a_row_for_the_setting(string key) =>
+        Assert.Contains(File.ReadLines(Path.Combine(Examples.RepoRoot, "README.md")), line => line.StartsWith($"| `{key}` |", StringComparison.Ordinal));
+}
