@@ -118,6 +118,10 @@ public sealed class SettingsValidationTests
     }
 
     [Fact]
+    public void A_malformed_zone_is_not_also_blamed_on_the_name() =>
+        AssertSingleError(ReadWith((K.DnsZone, "exa mple.com")), K.DnsZone, "not a DNS name");
+
+    [Fact]
     public void The_zone_apex_is_a_valid_name() =>
         Assert.Equal("example.com", ReadWith((K.DnsName, "example.com")).SettingsOrThrow().Dns.Name);
 

@@ -94,6 +94,7 @@ public static partial class SettingsReader
         if (zone is not null && !IsHostName(zone))
         {
             r.Error(K.DnsZone, $"'{zone}' is not a DNS name; set the zone as Cloudflare shows it, e.g. example.com");
+            zone = null; // the name is not checked against a zone that is not one
         }
         if (name is not null && !IsHostName(name))
         {
