@@ -4,8 +4,9 @@ using HomeRelay.Core.Settings;
 namespace HomeRelay.Cli;
 
 /// <summary>
-/// <c>validate --stack FILE</c> and <c>render --stack FILE --state DIR --vps-address IP [--home-host HOST] --out DIR</c>.
-/// Exit codes: 0 done, 2 the settings are invalid (nothing written), 64 wrong usage.
+/// <c>validate --stack FILE</c> and <c>render --stack FILE --state DIR --vps-address IP [--home-host HOST] [--home-user USER] --out DIR</c>.
+/// <c>--home-host</c> and <c>--home-user</c> replace those settings of the file (the lab's home is not the stack's) and
+/// are checked like them. Exit codes: 0 done, 2 the settings are invalid (nothing written), 64 wrong usage.
 /// </summary>
 public static class CommandLine
 {
@@ -13,9 +14,23 @@ public static class CommandLine
     public const int Usage = 64;
 
     private const string Help = """
-        usage: home-relay-render validate --stack Pulumi.<stack>.yaml
-               home-relay-render render --stack Pulumi.<stack>.yaml --state DIR --vps-address IP [--home-host HOST] --out DIR
+        usage: home-relay-render validate --stack Pulumi.<stack>.yaml [--home-host HOST] [--home-user USER]
+               home-relay-render render --stack Pulumi.<stack>.yaml --state DIR --vps-address IP [--home-host HOST] [--home-user USER] --out DIR
         """;
+
+    /// <summary>The options each command takes; any other is a usage error (a typo would otherwise be ignored).</summary>
+    private static readonly Dictionary<string, string[]> Options = new(StringComparer.Ordinal)
+    {
+        ["validate"] = ["stack", "home-host", "home-user"],
+        ["render"] = ["stack", "state", "vps-address", "home-host", "home-user", "out"],
+    };
+
+    /// <summary>Options that replace a setting of the stack file.</summary>
+    private static readonly Dictionary<string, string> Overrides = new(StringComparer.Ordinal)
+    {
+        ["home-host"] = SettingKeys.HomeHost,
+        ["home-user"] = SettingKeys.HomeUser,
+    };
 
     public static Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr)
     {
@@ -24,10 +39,13 @@ public static class CommandLine
             stdout.WriteLine(Help);
             return Task.FromResult(args.Length == 0 ? Usage : 0);
         }
-        if (!TryParseOptions(args.Skip(1), out var options, out var usageError))
+        if (!Options.TryGetValue(args[0], out var known))
         {
-            stderr.WriteLine($"home-relay-render: {usageError}\n{Help}");
-            return Task.FromResult(Usage);
+            return Task.FromResult(UsageError($"unknown command '{args[0]}'", stderr));
+        }
+        if (!TryParseOptions(args.Skip(1), known, out var options, out var usageError))
+        {
+            return Task.FromResult(UsageError(usageError, stderr));
         }
         try
         {
@@ -80,10 +98,9 @@ public static class CommandLine
     {
         stackPath = options.GetValueOrDefault("stack") ?? "Pulumi.dev.yaml";
         var stack = StackFile.Load(stackPath);
-        var homeHost = options.GetValueOrDefault("home-host");
-        var result = homeHost is null
-            ? stack.Read()
-            : SettingsReader.Read(key => key == SettingKeys.HomeHost ? homeHost : stack.Get(key));
+        var result = stack.Read(Overrides
+            .Where(o => options.ContainsKey(o.Key))
+            .ToDictionary(o => o.Value, o => options[o.Key], StringComparer.Ordinal));
         foreach (var problem in result.Problems)
         {
             stderr.WriteLine(problem);
@@ -91,7 +108,8 @@ public static class CommandLine
         return result;
     }
 
-    private static bool TryParseOptions(IEnumerable<string> args, out Dictionary<string, string> options, out string? error)
+    private static bool TryParseOptions(IEnumerable<string> args, string[] known, out Dictionary<string, string> options,
+        [System.Diagnostics.CodeAnalysis.NotNullWhen(false)] out string? error)
     {
         options = new Dictionary<string, string>(StringComparer.Ordinal);
         error = null;
@@ -102,6 +120,11 @@ public static class CommandLine
             if (!name.StartsWith("--", StringComparison.Ordinal) || !e.MoveNext())
             {
                 error = $"expected --option value, got '{name}'";
+                return false;
+            }
+            if (!known.Contains(name[2..]))
+            {
+                error = $"unknown option '{name}'; this command takes {string.Join(", ", known.Select(k => "--" + k))}";
                 return false;
             }
             options[name[2..]] = e.Current;

@@ -1,3 +1,4 @@
+using HomeRelay.Core.Cloud;
 using HomeRelay.Core.Hosts;
 using HomeRelay.Core.Settings;
 using Pulumi;
@@ -82,19 +83,13 @@ public sealed class RelayServer : ComponentResource
         RegisterOutputs();
     }
 
-    /// <summary>Inbound rules; Hetzner allows all outbound traffic when no outbound rule exists.</summary>
+    /// <summary>The core's plan, one rule each; Hetzner allows all outbound traffic when no outbound rule exists.</summary>
     internal static InputList<FirewallRuleArgs> FirewallRules(RelaySettings s)
     {
-        InputList<string> anywhere = ["0.0.0.0/0", "::/0"];
-        var rules = new InputList<FirewallRuleArgs>
+        var rules = new InputList<FirewallRuleArgs>();
+        foreach (var rule in HetznerFirewallPlan.For(s).Rules)
         {
-            Rule("icmp", null, anywhere, "ping and path-MTU discovery"),
-            Rule("tcp", "22", [.. s.SshSourceRanges], "SSH for pulumi and admins"),
-            Rule("udp", s.Tunnel.ListenPort.ToString(System.Globalization.CultureInfo.InvariantCulture), anywhere, "WireGuard from the home server"),
-        };
-        foreach (var forward in s.Forwards.OrderBy(f => f.Protocol).ThenBy(f => f.Port))
-        {
-            rules.Add(Rule(forward.ProtocolName, forward.Port.ToString(), anywhere, $"forward {forward}"));
+            rules.Add(Rule(rule.Protocol, rule.Port, [.. rule.Sources], rule.Description));
         }
         return rules;
     }

@@ -263,7 +263,7 @@ public sealed class InvalidSettingsTests
         config["forwards"] = """[{"protocol":"tcp","port":22}]""";
         var mocks = new RelayMocks();
         var e = await Assert.ThrowsAnyAsync<Exception>(() => RunAsync(config, mocks));
-        Assert.Contains("home-relay:mtu: '9000' is not a whole number from 1280 to 1420", e.ToString());
+        Assert.Contains("home-relay:mtu: 9000 is outside 1280-1420", e.ToString());
         Assert.Contains("home-relay:forwards[0].port: 22 is the SSH port of the VPS", e.ToString());
         Assert.DoesNotContain(mocks.Registered, r => r.Type != "pulumi:pulumi:Stack");
     }

@@ -162,3 +162,126 @@ public sealed class SshKeyTests
     public void Public_key_lines_are_checked_down_to_their_encoding(string line, bool valid) =>
         Assert.Equal(valid, SshPublicKey.TryParse(line, out _));
 }
+
+/// <summary>The public key line is decoded down to the key: each algorithm's fields, in order, and nothing after them.</summary>
+public sealed class SshPublicKeyStructureTests
+{
+    private static readonly byte[] Ed25519Key = Examples.Seed(0x10);
+
+    private static string Line(string algorithm, Action<SshWriter> body)
+    {
+        var blob = new SshWriter();
+        blob.String(algorithm);
+        body(blob);
+        return $"{algorithm} {Convert.ToBase64String(blob.ToArray())}";
+    }
+
+    private static string ErrorOf(string line)
+    {
+        Assert.False(SshPublicKey.TryParse(line, out _, out var error));
+        return error;
+    }
+
+    private static byte[] Point(int length) => [0x04, .. Enumerable.Repeat((byte)0x5A, length - 1)];
+
+    private static byte[] Modulus(int bits) => [0x00, 0xC0, .. new byte[(bits / 8) - 1]];
+
+    [Fact]
+    public void An_ed25519_line_without_key_material_is_refused() =>
+        Assert.Contains("ends before", ErrorOf("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5"));
+
+    [Fact]
+    public void An_ed25519_blob_with_bytes_after_the_key_is_refused() =>
+        Assert.Contains("after the key", ErrorOf(Line("ssh-ed25519", b => { b.String(Ed25519Key); b.Byte(0); })));
+
+    [Fact]
+    public void An_ed25519_key_of_the_wrong_length_is_refused() =>
+        Assert.Contains("31 bytes", ErrorOf(Line("ssh-ed25519", b => b.String(Ed25519Key[..31]))));
+
+    [Fact]
+    public void A_blob_naming_another_algorithm_is_refused() =>
+        Assert.Contains("ssh-rsa", ErrorOf("ssh-ed25519 " + Line("ssh-rsa", b => { b.String([1, 0, 1]); b.String(Modulus(2048)); }).Split(' ')[1]));
+
+    [Fact]
+    public void A_comment_after_the_key_is_allowed_and_left_out_of_the_key()
+    {
+        Assert.True(SshPublicKey.TryParse(Line("ssh-ed25519", b => b.String(Ed25519Key)) + " admin@home laptop", out var key));
+        Assert.DoesNotContain("admin", key.ToString());
+    }
+
+    [Fact]
+    public void An_rsa_key_is_its_exponent_and_modulus() =>
+        Assert.True(SshPublicKey.TryParse(Line("ssh-rsa", b => { b.String([1, 0, 1]); b.String(Modulus(2048)); }), out _));
+
+    [Fact]
+    public void An_rsa_key_without_its_modulus_is_refused() =>
+        Assert.Contains("ends before", ErrorOf(Line("ssh-rsa", b => b.String([1, 0, 1]))));
+
+    [Fact]
+    public void An_rsa_blob_with_bytes_after_the_modulus_is_refused() =>
+        Assert.Contains("after the key", ErrorOf(Line("ssh-rsa", b => { b.String([1, 0, 1]); b.String(Modulus(2048)); b.String("x"); })));
+
+    [Fact]
+    public void An_rsa_modulus_below_1024_bits_is_refused() =>
+        Assert.Contains("1024", ErrorOf(Line("ssh-rsa", b => { b.String([1, 0, 1]); b.String(Modulus(512)); })));
+
+    [Theory]
+    [InlineData("ecdsa-sha2-nistp256", "nistp256", 65)]
+    [InlineData("ecdsa-sha2-nistp384", "nistp384", 97)]
+    [InlineData("ecdsa-sha2-nistp521", "nistp521", 133)]
+    public void An_ecdsa_key_is_its_curve_and_an_uncompressed_point(string algorithm, string curve, int pointLength) =>
+        Assert.True(SshPublicKey.TryParse(Line(algorithm, b => { b.String(curve); b.String(Point(pointLength)); }), out _));
+
+    [Fact]
+    public void An_ecdsa_key_naming_another_curve_is_refused() =>
+        Assert.Contains("nistp384", ErrorOf(Line("ecdsa-sha2-nistp256", b => { b.String("nistp384"); b.String(Point(65)); })));
+
+    [Fact]
+    public void An_ecdsa_point_of_the_wrong_length_is_refused() =>
+        Assert.Contains("97 bytes", ErrorOf(Line("ecdsa-sha2-nistp256", b => { b.String("nistp256"); b.String(Point(97)); })));
+
+    [Fact]
+    public void An_ecdsa_blob_with_bytes_after_the_point_is_refused() =>
+        Assert.Contains("after the key", ErrorOf(Line("ecdsa-sha2-nistp256", b => { b.String("nistp256"); b.String(Point(65)); b.Byte(1); })));
+
+    [Fact]
+    public void A_security_key_ed25519_line_carries_its_application() =>
+        Assert.True(SshPublicKey.TryParse(Line("sk-ssh-ed25519@openssh.com", b => { b.String(Ed25519Key); b.String("ssh:"); }), out _));
+
+    [Fact]
+    public void A_security_key_line_without_its_application_is_refused() =>
+        Assert.Contains("ends before", ErrorOf(Line("sk-ssh-ed25519@openssh.com", b => b.String(Ed25519Key))));
+
+    [Fact]
+    public void A_security_key_ecdsa_line_is_curve_point_and_application() =>
+        Assert.True(SshPublicKey.TryParse(
+            Line("sk-ecdsa-sha2-nistp256@openssh.com", b => { b.String("nistp256"); b.String(Point(65)); b.String("ssh:"); }), out _));
+
+    [Fact]
+    public void A_security_key_blob_with_bytes_after_the_application_is_refused() =>
+        Assert.Contains("after the key", ErrorOf(
+            Line("sk-ssh-ed25519@openssh.com", b => { b.String(Ed25519Key); b.String("ssh:"); b.String("junk"); })));
+
+    [SkippableTheory]
+    [InlineData("ed25519", "256")]
+    [InlineData("rsa", "3072")]
+    [InlineData("ecdsa", "256")]
+    [InlineData("ecdsa", "384")]
+    [InlineData("ecdsa", "521")]
+    public void Keys_made_by_ssh_keygen_are_accepted(string type, string bits)
+    {
+        var keygen = HostTool.Require("ssh-keygen", "openssh-client");
+        var path = Path.Combine(Path.GetTempPath(), $"home-relay-test-{Guid.NewGuid():N}");
+        try
+        {
+            Assert.Equal(0, HostTool.Run(keygen, ["-q", "-t", type, "-b", bits, "-N", "", "-C", "a comment", "-f", path]).ExitCode);
+            var line = File.ReadAllText(path + ".pub");
+            Assert.True(SshPublicKey.TryParse(line, out _, out var error), error);
+        }
+        finally
+        {
+            File.Delete(path);
+            File.Delete(path + ".pub");
+        }
+    }
+}

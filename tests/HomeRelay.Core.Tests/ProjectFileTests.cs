@@ -9,6 +9,12 @@ public sealed class ProjectFileTests
 {
     private static readonly string[] SimpleTypes = ["string", "integer", "boolean", "array"];
 
+    /// <summary>
+    /// Settings Pulumi.yaml cannot declare: forwards is a list of objects (array items are string, integer, boolean or
+    /// array), and homeLan is one network or a list (a declaration has one type, and Pulumi checks the stack against it).
+    /// </summary>
+    private static readonly string[] Undeclared = [SettingKeys.Forwards, SettingKeys.HomeLan];
+
     private static YamlMappingNode Declarations()
     {
         var stream = new YamlStream();
@@ -23,11 +29,10 @@ public sealed class ProjectFileTests
         node.Children.TryGetValue(new YamlScalarNode(key), out var value) ? ((YamlScalarNode)value).Value : null;
 
     [Fact]
-    public void Every_setting_but_the_object_list_is_declared_unnamespaced_with_a_type_pulumi_accepts()
+    public void Every_setting_but_the_undeclarable_ones_is_declared_unnamespaced_with_a_type_pulumi_accepts()
     {
         var declared = Declarations().Children.ToDictionary(kv => ((YamlScalarNode)kv.Key).Value!, kv => (YamlMappingNode)kv.Value);
-        // Pulumi.yaml cannot declare a list of objects, so forwards is documented in a comment there instead.
-        Assert.Equal(SettingKeys.All.Where(k => k != SettingKeys.Forwards).Order(), declared.Keys.Order());
+        Assert.Equal(SettingKeys.All.Except(Undeclared).Order(), declared.Keys.Order());
         foreach (var (key, declaration) in declared)
         {
             Assert.Contains(Scalar(declaration, "type"), SimpleTypes);
@@ -40,6 +45,13 @@ public sealed class ProjectFileTests
         Assert.Equal("true", Scalar(declared[SettingKeys.SshPrivateKey], "secret"));
     }
 
+    public static TheoryData<string> UndeclaredKeys => new(Undeclared);
+
+    [Theory]
+    [MemberData(nameof(UndeclaredKeys))]
+    public void An_undeclared_setting_is_explained_in_a_comment_of_pulumi_yaml(string key) =>
+        Assert.Contains(File.ReadLines(Path.Combine(Examples.RepoRoot, "Pulumi.yaml")), line => line.TrimStart().StartsWith($"# {key}:", StringComparison.Ordinal));
+
     [Theory]
     [InlineData(SettingKeys.Location, SettingKeys.Defaults.Location)]
     [InlineData(SettingKeys.ServerType, SettingKeys.Defaults.ServerType)]
@@ -48,10 +60,23 @@ public sealed class ProjectFileTests
     [InlineData(SettingKeys.HomeSshPort, "22")]
     [InlineData(SettingKeys.HomeUser, SettingKeys.Defaults.HomeUser)]
     [InlineData(SettingKeys.TunnelCidr, SettingKeys.Defaults.TunnelCidr)]
+    [InlineData(SettingKeys.Ipv6, "true")]
+    [InlineData(SettingKeys.TunnelIpv6Cidr, SettingKeys.Defaults.TunnelIpv6Cidr)]
     [InlineData(SettingKeys.WireGuardPort, "51820")]
     [InlineData(SettingKeys.Mtu, "1380")]
     [InlineData(SettingKeys.Keepalive, "25")]
     [InlineData(SettingKeys.KeyRotation, SettingKeys.Defaults.KeyRotation)]
     public void Declared_defaults_are_the_programs_defaults(string key, string expected) =>
         Assert.Equal(expected, Scalar((YamlMappingNode)Declarations()[key], "default"));
+}
+
+/// <summary>The README's settings table has a row for every setting the program reads.</summary>
+public sealed class ReadmeSettingsTableTests
+{
+    public static TheoryData<string> Keys => new(SettingKeys.All);
+
+    [Theory]
+    [MemberData(nameof(Keys))]
+    public void The_readme_settings_table_has_a_row_for_the_setting(string key) =>
+        Assert.Contains(File.ReadLines(Path.Combine(Examples.RepoRoot, "README.md")), line => line.StartsWith($"| `{key}` |", StringComparison.Ordinal));
 }

@@ -1,23 +1,12 @@
 using HomeRelay.Core.Settings;
 using HomeRelay.Core.Tests.Support;
+using static HomeRelay.Core.Tests.Support.SettingsCheck;
 using K = HomeRelay.Core.Settings.SettingKeys;
 
 namespace HomeRelay.Core.Tests;
 
 public sealed class SettingsValidationTests
 {
-    private static SettingsReader.Result ReadWith(params (string Key, string? Value)[] changes) =>
-        SettingsReader.Read(Examples.DevWith(changes));
-
-    private static void AssertSingleError(SettingsReader.Result result, string key, string mentions)
-    {
-        Assert.Null(result.Settings);
-        var error = Assert.Single(result.Errors);
-        Assert.Equal(key, error.Key);
-        Assert.Contains(mentions, error.Message, StringComparison.OrdinalIgnoreCase);
-        Assert.StartsWith($"home-relay:{key}: ", error.ToString());
-    }
-
     [Fact]
     public void The_example_stack_is_valid_and_complete()
     {
@@ -41,7 +30,7 @@ public sealed class SettingsValidationTests
         Assert.Equal(("fsn1", "cx23", "debian-12", 60), (s.Location, s.ServerType, s.Image, s.Dns.Ttl));
         Assert.Equal(("10.66.0.0/24", 51820, 1380, 25), (s.Tunnel.Cidr.ToString(), s.Tunnel.ListenPort, s.Tunnel.Mtu, s.Tunnel.Keepalive));
         Assert.Equal(("root", 22), (s.Home.User, s.Home.SshPort));
-        Assert.Null(s.Home.Lan);
+        Assert.Empty(s.Home.Lans);
     }
 
     [Fact]
@@ -103,8 +92,8 @@ public sealed class SettingsValidationTests
     }
 
     [Theory]
-    [InlineData(K.Mtu, "1279", "1280 to 1420")]
-    [InlineData(K.Mtu, "1500", "1280 to 1420")]
+    [InlineData(K.Mtu, "1279", "1280-1420")]
+    [InlineData(K.Mtu, "1500", "1280-1420")]
     [InlineData(K.Keepalive, "0", "1 to 65535")]
     [InlineData(K.Keepalive, "65536", "1 to 65535")]
     [InlineData(K.WireGuardPort, "22", "SSH port")]
@@ -127,6 +116,10 @@ public sealed class SettingsValidationTests
         Assert.Null(result.Settings);
         Assert.Contains(result.Errors, e => e.Key == key && e.Message.Contains(mentions, StringComparison.OrdinalIgnoreCase));
     }
+
+    [Fact]
+    public void A_malformed_zone_is_not_also_blamed_on_the_name() =>
+        AssertSingleError(ReadWith((K.DnsZone, "exa mple.com")), K.DnsZone, "not a DNS name");
 
     [Fact]
     public void The_zone_apex_is_a_valid_name() =>
@@ -158,6 +151,8 @@ public sealed class SettingsValidationTests
     [InlineData(K.HomeUser, "Root User", "not a valid Linux user name")]
     [InlineData(K.HomeHostKey, null, "ssh-keyscan")]
     [InlineData(K.HomeHostKey, "ssh-ed25519 bm90IGEga2V5", "ssh-keyscan")]
+    [InlineData(K.HomeHostKey, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5", "truncated")]
+    [InlineData(K.HomeHostKey, "ssh-dss AAAAB3NzaC1kc3M=", "not a key type")]
     [InlineData(K.HomeLan, "192.168.1.0", "CIDR")]
     [InlineData(K.Location, "", "empty")]
     [InlineData(K.ServerType, " ", "empty")]
@@ -167,12 +162,27 @@ public sealed class SettingsValidationTests
         AssertSingleError(ReadWith((key, value)), key, mentions);
 
     [Fact]
+    public void Cross_checks_still_run_when_other_settings_of_the_same_group_are_invalid()
+    {
+        var result = ReadWith(
+            (K.Mtu, "1500"),
+            (K.TunnelCidr, "192.168.1.0/28"),
+            (K.WireGuardPort, "51900"),
+            (K.Forwards, """[{"protocol":"tcp","port":443},{"protocol":"udp","port":51900},{"protocol":"tcp","port":22}]"""),
+            (K.HomeHostKey, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5"),
+            (K.DnsTtl, "30"));
+        Assert.Equal(
+            ["dnsTtl", "forwards[1].port", "forwards[2].port", "homeHostKey", "mtu", "tunnelCidr"],
+            result.Errors.Select(e => e.Key).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public void Every_problem_is_reported_at_once()
     {
         var result = ReadWith((K.Mtu, "9000"), (K.Forwards, """[{"protocol":"tcp","port":22}]"""), (K.DnsName, "x.example.org"));
         Assert.Equal(["dnsName", "forwards[0].port", "mtu"], result.Errors.Select(e => e.Key).Order());
         var exception = Assert.Throws<InvalidSettingsException>(result.SettingsOrThrow);
         Assert.Contains("3 problem(s)", exception.Message);
-        Assert.Contains("home-relay:mtu: '9000' is not a whole number from 1280 to 1420", exception.Message);
+        Assert.Contains("home-relay:mtu: 9000 is outside 1280-1420", exception.Message);
     }
 }

@@ -157,7 +157,11 @@ internal sealed class SshWriter
 
 internal sealed class SshReader(byte[] data)
 {
+    public const string Truncated = "The SSH key data is truncated.";
+
     private int position;
+
+    public int Remaining => data.Length - position;
 
     public bool Magic(ReadOnlySpan<byte> magic)
     {
@@ -173,7 +177,7 @@ internal sealed class SshReader(byte[] data)
     {
         if (position + 4 > data.Length)
         {
-            throw new FormatException("The SSH key data is truncated.");
+            throw new FormatException(Truncated);
         }
         var value = BinaryPrimitives.ReadUInt32BigEndian(data.AsSpan(position));
         position += 4;
@@ -185,7 +189,7 @@ internal sealed class SshReader(byte[] data)
         var length = UInt32();
         if (length > data.Length - position)
         {
-            throw new FormatException("The SSH key data is truncated.");
+            throw new FormatException(Truncated);
         }
         var value = data.AsSpan(position, (int)length).ToArray();
         position += (int)length;

@@ -44,11 +44,14 @@ public sealed record HomeHost
     /// <summary>The home server's SSH host key (<c>ssh-ed25519 AAAA...</c>), pinned on every remote command.</summary>
     public required string HostKey { get; init; }
 
-    /// <summary>The home LAN, when given: the tunnel must not overlap it.</summary>
-    public Ipv4Cidr? Lan { get; init; }
+    /// <summary>
+    /// The home LAN's IPv4 networks (<c>homeLan</c>), when given: the tunnel must not overlap them, and the LAN targets
+    /// of forwards (<see cref="Forward.TargetHost"/>) lie inside them.
+    /// </summary>
+    public ImmutableArray<Ipv4Cidr> Lans { get; init; } = [];
 
     /// <summary>The home LAN's IPv6 networks, when given: the tunnel's IPv6 network must not overlap them.</summary>
-    public System.Collections.Immutable.ImmutableArray<Ipv6Cidr> Lan6 { get; init; } = [];
+    public ImmutableArray<Ipv6Cidr> Lan6 { get; init; } = [];
 
     public bool IsRoot => User == "root";
 }

@@ -22,6 +22,8 @@ public static class SettingKeys
     public const string HomeHostKey = "homeHostKey";
     public const string HomeLan = "homeLan";
     public const string TunnelCidr = "tunnelCidr";
+    public const string Ipv6 = "ipv6";
+    public const string TunnelIpv6Cidr = "tunnelIpv6Cidr";
     public const string WireGuardPort = "wireguardPort";
     public const string Mtu = "mtu";
     public const string Keepalive = "keepalive";
@@ -34,7 +36,7 @@ public static class SettingKeys
     [
         Location, ServerType, Image, DnsZone, DnsName, DnsTtl, Forwards, SshSourceRanges,
         HomeHost, HomeSshPort, HomeUser, HomeHostKey, HomeLan,
-        TunnelCidr, WireGuardPort, Mtu, Keepalive, KeyRotation, SshPrivateKey,
+        TunnelCidr, Ipv6, TunnelIpv6Cidr, WireGuardPort, Mtu, Keepalive, KeyRotation, SshPrivateKey,
     ];
 
     /// <summary>
@@ -55,6 +57,15 @@ public static class SettingKeys
         public const int HomeSshPort = 22;
         public const string HomeUser = "root";
         public const string TunnelCidr = "10.66.0.0/24";
+
+        /// <summary>The IPv6 front door: an AAAA record, IPv6 visitors forwarded, the tunnel carrying IPv6.</summary>
+        public const bool Ipv6 = true;
+
+        /// <summary>
+        /// Unique-local ("fd" + "home-relay"'s "rel" in hex): one /64 that every install may share, as the tunnel is
+        /// its own network; change it only when the home LAN already uses it.
+        /// </summary>
+        public const string TunnelIpv6Cidr = "fd66:7265:6c61::/64";
         public const int WireGuardPort = 51820;
 
         /// <summary>Below 1420 because CGNAT, PPPoE and DS-Lite lines carry less than 1500 bytes.</summary>

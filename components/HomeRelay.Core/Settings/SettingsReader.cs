@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
-using HomeRelay.Core.Net;
 using K = HomeRelay.Core.Settings.SettingKeys;
 
 namespace HomeRelay.Core.Settings;
@@ -13,9 +12,18 @@ namespace HomeRelay.Core.Settings;
 /// The raw form is Pulumi's: <c>Config.Get(key)</c> gives a scalar as its text and a list or object as JSON,
 /// so the Pulumi program and the lab (which reads <c>Pulumi.&lt;stack&gt;.yaml</c> itself) share one reader.
 /// </summary>
-public static class SettingsReader
+public static partial class SettingsReader
 {
     private const int SshPort = 22;
+
+    /// <summary>A 1500-byte line less WireGuard's 80 bytes over IPv6 (40 IPv6, 8 UDP, 32 WireGuard).</summary>
+    private const int MtuMax = 1420;
+
+    /// <summary>IPv6's minimum link MTU (RFC 8200), binding while the tunnel carries IPv6.</summary>
+    private const int MtuMinIpv6 = 1280;
+
+    /// <summary>The floor with <c>ipv6: false</c>, for lines that lose more than CGNAT, PPPoE or DS-Lite usually take.</summary>
+    private const int MtuMinIpv4Only = 1200;
 
     public sealed record Result(RelaySettings? Settings, ImmutableArray<SettingsProblem> Problems)
     {
@@ -39,10 +47,19 @@ public static class SettingsReader
         var image = reader.NonEmpty(K.Image, K.Defaults.Image, "an image name such as debian-12");
         var dns = ReadDns(reader);
         var tunnel = ReadTunnel(reader);
-        var home = ReadHome(reader, tunnel);
-        var forwards = ReadForwards(reader, tunnel?.ListenPort ?? K.Defaults.WireGuardPort);
+        var home = ReadHome(reader);
+        var forwards = ReadForwards(reader);
         var sshRanges = ReadSshRanges(reader);
         var rotation = reader.NonEmpty(K.KeyRotation, K.Defaults.KeyRotation, "any word; change it to rotate the WireGuard keys");
+
+        // Rules across settings run on whatever parts are valid, so one run names every bad key.
+        CheckTunnelAgainstLan(reader, tunnel, home);
+        CheckForwardsAgainstVpsPorts(reader, forwards, tunnel.ListenPort);
+        CheckPublicPortOverlaps(reader, forwards);
+        CheckLanTargets(reader, forwards, home);
+        CheckLanTargetPorts(reader, forwards);
+        CheckForwardLimits(reader, forwards);
+        CheckFirewallLimits(reader, tunnel, sshRanges, forwards);
 
         if (problems.Any(p => !p.IsWarning))
         {
@@ -55,10 +72,10 @@ public static class SettingsReader
             ServerType = serverType!,
             Image = image!,
             Dns = dns!,
-            Forwards = forwards,
+            Forwards = [.. forwards.Select(f => f.ToForward())],
             SshSourceRanges = sshRanges,
-            Home = home!,
-            Tunnel = tunnel!,
+            Home = home.ToSettings(),
+            Tunnel = tunnel.ToSettings(),
             KeyRotation = rotation!,
         };
         return new Result(settings, [.. problems]);
@@ -76,6 +93,7 @@ public static class SettingsReader
         if (zone is not null && !IsHostName(zone))
         {
             r.Error(K.DnsZone, $"'{zone}' is not a DNS name; set the zone as Cloudflare shows it, e.g. example.com");
+            zone = null; // the name is not checked against a zone that is not one
         }
         if (name is not null && !IsHostName(name))
         {
@@ -88,132 +106,33 @@ public static class SettingsReader
         return zone is null || name is null || ttl is null ? null : new DnsSettings { Zone = zone, Name = name, Ttl = ttl.Value };
     }
 
-    private static TunnelSettings? ReadTunnel(Reader r)
+    /// <summary>
+    /// The VPS's Hetzner firewall stays inside Hetzner's limits, or <c>pulumi up</c> would fail halfway. Planned from the
+    /// valid parts; an invalid <c>ipv6</c> counts as off (fewer source networks), so only certain excesses are reported.
+    /// </summary>
+    private static void CheckFirewallLimits(Reader r, TunnelParts tunnel, ImmutableArray<string> sshRanges, ImmutableArray<ForwardParts> forwards)
     {
-        var cidrText = r.Optional(K.TunnelCidr) ?? K.Defaults.TunnelCidr;
-        Ipv4Cidr? cidr = null;
-        if (!Ipv4Cidr.TryParse(cidrText, out var parsed, out var error))
+        var ipv6 = tunnel.Ipv6 == true;
+        var plan = Cloud.HetznerFirewallPlan.Create(ipv6, tunnel.ListenPort ?? K.Defaults.WireGuardPort, sshRanges,
+            forwards.Where(f => f.Protocol is not null && f.Port is not null)
+                .Select(f => new Forward(f.Protocol!.Value, f.Port!.Value, f.Port!.Value, ClientIpMode.Transparent)));
+        if (plan.Rules.Length > Limits.HetznerFirewallRules)
         {
-            r.Error(K.TunnelCidr, error + "; use a private /24 to /30 such as 10.66.0.0/24");
+            const int Fixed = Cloud.HetznerFirewallPlan.FixedRules;
+            r.Error(K.Forwards,
+                $"would need {plan.Rules.Length} rules, more than Hetzner's limit of {Limits.HetznerFirewallRules} per firewall: the VPS's firewall has "
+                + $"{Fixed} for ICMP, SSH and WireGuard and {plan.Rules.Length - Fixed} for the forwards' public ports, neighbouring ports merged; "
+                + "put services on neighbouring public ports, or forward ranges such as 27015-27030: each run of neighbouring ports is one rule");
         }
-        else if (!parsed.IsPrivate)
+        if (plan.EffectiveRules > Limits.HetznerFirewallEffectiveRules)
         {
-            r.Error(K.TunnelCidr, $"{parsed} is not private (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16); use e.g. 10.66.0.0/24");
+            var others = plan.EffectiveRules - sshRanges.Length;
+            r.Error(sshRanges.Length >= others ? K.SshSourceRanges : K.Forwards,
+                $"would need {plan.EffectiveRules} effective rules, more than Hetzner's limit of {Limits.HetznerFirewallEffectiveRules} per firewall: "
+                + $"each rule counts once per source network, {sshRanges.Length} for SSH ({K.SshSourceRanges}) and {others} for ICMP, WireGuard "
+                + $"and the forwards (from {string.Join(" and ", Cloud.HetznerFirewallPlan.Anywhere(ipv6))}); list fewer {K.SshSourceRanges} "
+                + "(one wider network instead of several narrow ones) or merge forwards into ranges");
         }
-        else if (parsed.PrefixLength > 30)
-        {
-            r.Error(K.TunnelCidr, $"{parsed} has room for fewer than two hosts; use a prefix of /30 or shorter");
-        }
-        else
-        {
-            cidr = parsed;
-        }
-        var port = r.Integer(K.WireGuardPort, K.Defaults.WireGuardPort, 1, 65535);
-        if (port == SshPort)
-        {
-            r.Error(K.WireGuardPort, "22 is the SSH port of the VPS; choose another, e.g. 51820");
-        }
-        var mtu = r.Integer(K.Mtu, K.Defaults.Mtu, 1280, 1420);
-        var keepalive = r.Integer(K.Keepalive, K.Defaults.Keepalive, 1, 65535);
-        return cidr is null || port is null || mtu is null || keepalive is null
-            ? null
-            : new TunnelSettings { Cidr = cidr, ListenPort = port.Value, Mtu = mtu.Value, Keepalive = keepalive.Value };
-    }
-
-    private static HomeHost? ReadHome(Reader r, TunnelSettings? tunnel)
-    {
-        var host = r.Required(K.HomeHost, "the home server's address as reached from where you run pulumi, e.g. 192.168.1.20");
-        if (host is not null && !IsHostName(host) && !IPAddress.TryParse(host, out _))
-        {
-            r.Error(K.HomeHost, $"'{host}' is neither an IP address nor a host name");
-        }
-        var port = r.Integer(K.HomeSshPort, K.Defaults.HomeSshPort, 1, 65535);
-        var user = r.NonEmpty(K.HomeUser, K.Defaults.HomeUser, "the SSH user on the home server (root, or a user with passwordless sudo)");
-        if (user is not null && !System.Text.RegularExpressions.Regex.IsMatch(user, "^[a-z_][a-z0-9_.-]*$"))
-        {
-            r.Error(K.HomeUser, $"'{user}' is not a valid Linux user name");
-        }
-        var hostKey = r.Required(K.HomeHostKey, "the home server's SSH host key, from: ssh-keyscan -t ed25519 <homeHost> (the part after the host name)");
-        if (hostKey is not null && !Keys.SshPublicKey.TryParse(hostKey, out _))
-        {
-            r.Error(K.HomeHostKey, "is not an OpenSSH public key line such as 'ssh-ed25519 AAAA...'; copy it from ssh-keyscan -t ed25519 <homeHost>");
-        }
-        Ipv4Cidr? lan = null;
-        if (r.Optional(K.HomeLan) is { } lanText)
-        {
-            if (!Ipv4Cidr.TryParse(lanText, out lan, out var error))
-            {
-                r.Error(K.HomeLan, error + "; use the home network, e.g. 192.168.1.0/24");
-            }
-            else if (tunnel is not null && tunnel.Cidr.Overlaps(lan))
-            {
-                r.Error(K.TunnelCidr, $"{tunnel.Cidr} overlaps the home LAN {lan} ({K.HomeLan}); choose a tunnel range that is not used at home, e.g. 10.66.0.0/24");
-            }
-        }
-        return host is null || port is null || user is null || hostKey is null
-            ? null
-            : new HomeHost { Host = host, SshPort = port.Value, User = user, HostKey = hostKey.Trim(), Lan = lan };
-    }
-
-    private static ImmutableArray<Forward> ReadForwards(Reader r, int wireGuardPort)
-    {
-        var elements = r.JsonArray(K.Forwards, required: true, "a list such as [{protocol: tcp, port: 443}]");
-        if (elements is null)
-        {
-            return [];
-        }
-        if (elements.Value.Length == 0)
-        {
-            r.Error(K.Forwards, "is empty; forward at least one port, e.g. [{protocol: tcp, port: 443}]");
-        }
-        var forwards = ImmutableArray.CreateBuilder<Forward>();
-        var seen = new Dictionary<(Protocol, int), int>();
-        for (var i = 0; i < elements.Value.Length; i++)
-        {
-            var key = $"{K.Forwards}[{i}]";
-            var element = elements.Value[i];
-            if (element.ValueKind != JsonValueKind.Object)
-            {
-                r.Error(key, "is not an object; write {protocol: tcp, port: 443}");
-                continue;
-            }
-            foreach (var property in element.EnumerateObject())
-            {
-                if (property.Name is not ("protocol" or "port" or "targetPort" or "clientIp"))
-                {
-                    r.Error($"{key}.{property.Name}", "is not a forward setting; use protocol, port, targetPort or clientIp");
-                }
-            }
-            var protocol = ReadEnum(r, element, key, "protocol", required: true,
-                new Dictionary<string, Protocol> { ["tcp"] = Protocol.Tcp, ["udp"] = Protocol.Udp }, Protocol.Tcp);
-            var port = ReadPort(r, element, key, "port", required: true);
-            var targetPort = ReadPort(r, element, key, "targetPort", required: false) ?? port;
-            var clientIp = ReadEnum(r, element, key, "clientIp", required: false,
-                new Dictionary<string, ClientIpMode> { ["transparent"] = ClientIpMode.Transparent, ["snat"] = ClientIpMode.Snat },
-                ClientIpMode.Transparent);
-            if (protocol is null || port is null || targetPort is null || clientIp is null)
-            {
-                continue;
-            }
-            if (protocol == Protocol.Tcp && port == SshPort)
-            {
-                r.Error($"{key}.port", "22 is the SSH port of the VPS, which pulumi needs; forward another public port (e.g. 2222 with targetPort 22)");
-                continue;
-            }
-            if (protocol == Protocol.Udp && port == wireGuardPort)
-            {
-                r.Error($"{key}.port", $"{port} is the WireGuard port ({K.WireGuardPort}); choose another port or move {K.WireGuardPort}");
-                continue;
-            }
-            if (seen.TryGetValue((protocol.Value, port.Value), out var first))
-            {
-                r.Error($"{key}.port", $"{protocol.Value.ToString().ToLowerInvariant()} port {port} is already forwarded by {K.Forwards}[{first}]; remove one of them");
-                continue;
-            }
-            seen[(protocol.Value, port.Value)] = i;
-            forwards.Add(new Forward(protocol.Value, port.Value, targetPort.Value, clientIp.Value));
-        }
-        return forwards.ToImmutable();
     }
 
     private static ImmutableArray<string> ReadSshRanges(Reader r)
@@ -245,46 +164,6 @@ public static class SettingsReader
             ranges.Add(normalized);
         }
         return ranges.ToImmutable();
-    }
-
-    private static int? ReadPort(Reader r, JsonElement element, string key, string name, bool required)
-    {
-        if (!element.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
-        {
-            if (required)
-            {
-                r.Error($"{key}.{name}", "is missing; give a port number 1-65535");
-            }
-            return null;
-        }
-        var text = value.ValueKind == JsonValueKind.String ? value.GetString()! : value.GetRawText();
-        if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
-        {
-            r.Error($"{key}.{name}", $"'{text}' is not a port number; use 1-65535");
-            return null; // the error is recorded, so no settings come out of this read
-        }
-        return port;
-    }
-
-    private static T? ReadEnum<T>(Reader r, JsonElement element, string key, string name, bool required,
-        Dictionary<string, T> choices, T fallback) where T : struct
-    {
-        if (!element.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
-        {
-            if (required)
-            {
-                r.Error($"{key}.{name}", $"is missing; use one of {string.Join(", ", choices.Keys)}");
-                return null;
-            }
-            return fallback;
-        }
-        var text = value.ValueKind == JsonValueKind.String ? value.GetString()! : value.GetRawText();
-        if (choices.TryGetValue(text.ToLowerInvariant(), out var choice))
-        {
-            return choice;
-        }
-        r.Error($"{key}.{name}", $"'{text}' is not one of {string.Join(", ", choices.Keys)}");
-        return null;
     }
 
     /// <summary>An IPv4 or IPv6 network; null with <paramref name="error"/> when it is not one, or has host bits set.</summary>
@@ -368,6 +247,22 @@ public static class SettingsReader
                 return null;
             }
             return value;
+        }
+
+        /// <summary>A boolean as Pulumi hands it over: the text <c>true</c> or <c>false</c>.</summary>
+        public bool? Boolean(string key, bool fallback)
+        {
+            var raw = Optional(key);
+            if (raw is null)
+            {
+                return fallback;
+            }
+            if (bool.TryParse(raw, out var value))
+            {
+                return value;
+            }
+            Error(key, $"'{raw}' is not true or false; the default is {(fallback ? "true" : "false")}");
+            return null;
         }
 
         public ImmutableArray<JsonElement>? JsonArray(string key, bool required, string what)

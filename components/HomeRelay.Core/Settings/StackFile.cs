@@ -70,10 +70,9 @@ public sealed class StackFile
     }
 
     /// <summary>Settings problems plus unknown keys (typos), which Pulumi itself would silently ignore.</summary>
-    public SettingsReader.Result Read()
-    {
-        return SettingsReader.Read(Get, Keys);
-    }
+    /// <param name="overrides">Values that replace the file's (the lab points homeHost and homeUser at its own hosts).</param>
+    public SettingsReader.Result Read(IReadOnlyDictionary<string, string>? overrides = null) =>
+        SettingsReader.Read(key => overrides is not null && overrides.TryGetValue(key, out var value) ? value : Get(key), Keys);
 
     private static JsonNode? ToJson(YamlNode node) => node switch
     {

@@ -65,7 +65,7 @@ install_rendered_files() {
 table inet wghome
 delete table inet wghome
 table inet wghome {
-	comment "home-relay 6478a9ff2a342f3b"
+	comment "home-relay 53f25955a0c1c1fe"
 	chain prerouting {
 		type filter hook prerouting priority mangle; policy accept;
 		iifname "wg0" ct state new tcp dport { 22, 80, 443 } ct mark set 51821
@@ -98,6 +98,7 @@ table inet wghome {
 	chain deploy_probe {
 		type filter hook input priority filter + 100; policy accept;
 		iifname "wg0" ip saddr 10.66.0.1 udp length 24 @th,64,128 0x686f6d652d72656c61792d70726f6265 reject
+		iifname "wg0" ip6 saddr fd66:7265:6c61::1 udp length 24 @th,64,128 0x686f6d652d72656c61792d70726f6265 reject
 	}
 }
 HOME_RELAY_FILE
