@@ -17,7 +17,7 @@ public sealed class RenderTests
     {
         ["vps/wg0.conf"] = WireGuardConfigs.Vps(Plan).Content,
         ["vps/wg0-fwd.nft"] = NftRulesets.Vps(Plan).Content,
-        ["vps/90-home-relay.conf"] = VpsSysctl.Render().Content,
+        ["vps/90-home-relay.conf"] = ForwardingSysctl.For(HostRole.Vps, Plan)!.Content,
         ["vps/00-home-relay.sshd.conf"] = SshdHardening.Render().Content,
         ["vps/apply.cmd"] = Vps.ApplyCommand,
         ["vps/remove.cmd"] = Vps.RemoveCommand,
@@ -71,26 +71,17 @@ public sealed class RenderTests
     public void Only_snat_forwards_are_masqueraded()
     {
         var vps = NftRulesets.Vps(Plan).Content;
-        var masquerades = vps.Split('\n').Where(l => l.Contains("masquerade")).ToList();
-        Assert.Equal("\t\toifname \"wg0\" ct status dnat meta l4proto tcp ct original proto-dst 2222 masquerade", Assert.Single(masquerades));
+        var snat = Plan.Settings.Forwards.Single(f => f.ClientIp == ClientIpMode.Snat);
+        Assert.Contains($"set snat_marks {{\n\t\ttype mark\n\t\telements = {{\n\t\t{ForwardMarks.Text(snat)}\n\t\t}}", vps);
+        Assert.Equal("\t\toifname \"wg0\" ct mark @snat_marks masquerade", Assert.Single(vps.Split('\n'), l => l.Contains("masquerade")));
     }
 
     [Fact]
     public void Target_ports_are_what_the_home_firewall_opens()
     {
         var home = NftRulesets.Home(Plan).Content;
-        Assert.Contains("tcp dport { 22, 80, 443 } ct mark set 51821", home);
-        Assert.Contains("udp dport { 25565 } ct mark set 51821", home);
-        Assert.Contains("tcp dport 2222 dnat ip to 10.66.0.2:22", NftRulesets.Vps(Plan).Content);
-    }
-
-    [Fact]
-    public void A_non_root_home_user_runs_the_scripts_through_sudo()
-    {
-        var settings = SettingsReader.Read(Examples.DevWith((SettingKeys.HomeUser, "relay"))).SettingsOrThrow();
-        var home = HostBundle.Home(Examples.Plan(settings));
-        Assert.StartsWith("sudo -n bash -c ", home.ApplyCommand);
-        Assert.StartsWith("bash -c ", Home.ApplyCommand);
+        Assert.Contains("elements = {\n\t\ttcp . 22,\n\t\ttcp . 80,\n\t\ttcp . 443,\n\t\tudp . 25565\n\t\t}", home);
+        Assert.Contains("\t\ttcp . 2222 : 22\n", NftRulesets.Vps(Plan).Content);
     }
 
     [SkippableTheory]

@@ -10,20 +10,23 @@ public sealed record HostBundle(HostRole Role, ImmutableArray<HostFile> Files, s
 {
     public static HostBundle Vps(RelayPlan plan)
     {
-        ImmutableArray<HostFile> files = [WireGuardConfigs.Vps(plan), NftRulesets.Vps(plan), VpsSysctl.Render()];
+        ImmutableArray<HostFile> files = [WireGuardConfigs.Vps(plan), NftRulesets.Vps(plan), ForwardingSysctl.For(HostRole.Vps, plan)!];
         return new HostBundle(HostRole.Vps, files,
-            HostScripts.AsRemoteCommand(HostScripts.Apply(HostRole.Vps, files), "home-relay-apply", sudo: false),
+            HostScripts.AsRemoteCommand(HostScripts.Apply(HostRole.Vps, files, plan.Settings.Ipv6), "home-relay-apply", sudo: false),
             HostScripts.AsRemoteCommand(HostScripts.Remove(HostRole.Vps), "home-relay-remove", sudo: false));
     }
 
     public static HostBundle Home(RelayPlan plan)
     {
-        ImmutableArray<HostFile> files = [WireGuardConfigs.Home(plan), NftRulesets.Home(plan), HomeHook.Render(plan)];
+        ImmutableArray<HostFile> files =
+            [WireGuardConfigs.Home(plan), NftRulesets.Home(plan), HomeHook.Render(plan), .. OptionalFile(ForwardingSysctl.For(HostRole.Home, plan))];
         var sudo = !plan.Settings.Home.IsRoot;
         return new HostBundle(HostRole.Home, files,
-            HostScripts.AsRemoteCommand(HostScripts.Apply(HostRole.Home, files), "home-relay-apply", sudo),
+            HostScripts.AsRemoteCommand(HostScripts.Apply(HostRole.Home, files, plan.Settings.Ipv6), "home-relay-apply", sudo),
             HostScripts.AsRemoteCommand(HostScripts.Remove(HostRole.Home), "home-relay-remove", sudo));
     }
+
+    private static IEnumerable<HostFile> OptionalFile(HostFile? file) => file is null ? [] : [file];
 
     /// <summary>The deployment check, run on the VPS once both peers are configured.</summary>
     public static string CheckCommand(RelayPlan plan) =>

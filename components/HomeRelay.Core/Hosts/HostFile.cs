@@ -35,10 +35,11 @@ public static class HostNames
     public const int HomeRoutingTable = 51821;
 
     /// <summary>
-    /// The home's policy rules, in order: UDP forward ports to the main table without its default route (LAN
-    /// replies stay local), then to the tunnel table; replies from the tunnel address; marked replies.
+    /// The home's policy rules (both families), in order: marked packets to the main table without its default route
+    /// (LAN destinations stay on the LAN), then to the tunnel table; packets from the tunnel address to the tunnel table.
+    /// A constant three, whatever the number of forwards.
     /// </summary>
-    public static readonly IReadOnlyList<int> HomeRulePriorities = [5180, 5181, 5182, 5183];
+    public static readonly IReadOnlyList<int> HomeRulePriorities = [5180, 5181, 5182];
 
     /// <summary>How long ago the last handshake may be for the check to pass (WireGuard re-keys every 2 minutes).</summary>
     public const int HandshakeMaxAgeSeconds = 180;

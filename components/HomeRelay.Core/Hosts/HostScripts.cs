@@ -10,16 +10,22 @@ namespace HomeRelay.Core.Hosts;
 /// </summary>
 public static class HostScripts
 {
-    public static string Apply(HostRole role, IReadOnlyList<HostFile> files)
+    public static string Apply(HostRole role, IReadOnlyList<HostFile> files, bool tunnelIpv6)
     {
         var script = Begin(role, "apply", "installs or updates the WireGuard tunnel and its firewall table")
             .Setting("KEY_FILE", HostNames.PrivateKeyPath)
             .Setting("PSK_FILE", HostNames.PresharedKeyPath)
             .Setting("RULESET", role == HostRole.Vps ? HostNames.VpsRulesetPath : HostNames.HomeRulesetPath)
-            .Setting("TABLE", role == HostRole.Vps ? HostNames.VpsTable : HostNames.HomeTable);
-        script = role == HostRole.Vps
-            ? script.Setting("FORWARDING_BEFORE", HostNames.ForwardingBeforePath).Setting("SYSCTL_FILE", HostNames.SysctlPath)
-            : script.Setting("HOOK", HostNames.HomeHookPath).Setting("TUNNEL_MARK", HostNames.HomeRoutingTable);
+            .Setting("TABLE", role == HostRole.Vps ? HostNames.VpsTable : HostNames.HomeTable)
+            .Setting("TUNNEL_IPV6", tunnelIpv6 ? "yes" : "no");
+        if (files.Any(f => f.Path == HostNames.SysctlPath))
+        {
+            script.Setting("FORWARDING_BEFORE", HostNames.ForwardingBeforePath).Setting("SYSCTL_FILE", HostNames.SysctlPath);
+        }
+        if (role == HostRole.Home)
+        {
+            script.Setting("HOOK", HostNames.HomeHookPath).Setting("TUNNEL_MARK", HostNames.HomeRoutingTable);
+        }
         return script.Part("lib.sh").RenderedFiles(files).Part("apply.sh").ToString();
     }
 
@@ -27,10 +33,12 @@ public static class HostScripts
     {
         var script = Begin(role, "remove", "stops the tunnel and removes every file, table, rule and setting that apply added")
             .Setting("TABLE", role == HostRole.Vps ? HostNames.VpsTable : HostNames.HomeTable)
-            .Setting("FILES", InstalledFiles(role));
-        script = role == HostRole.Vps
-            ? script.Setting("FORWARDING_BEFORE", HostNames.ForwardingBeforePath)
-            : script.Setting("RULE_PRIORITIES", HostNames.HomeRulePriorities.Cast<object>());
+            .Setting("FILES", InstalledFiles(role))
+            .Setting("FORWARDING_BEFORE", HostNames.ForwardingBeforePath);
+        if (role == HostRole.Home)
+        {
+            script.Setting("RULE_PRIORITIES", HostNames.HomeRulePriorities.Cast<object>());
+        }
         return script.Part("lib.sh").Part("remove.sh").ToString();
     }
 
@@ -41,16 +49,26 @@ public static class HostScripts
     public static string Check(RelayPlan plan) =>
         Begin(HostRole.Vps, "check", "the tunnel has a fresh handshake and every forward answers through it", withRole: false)
             .Setting("HOME_ADDRESS", plan.Tunnel.HomeAddress)
+            .Setting("HOME_ADDRESS6", plan.Tunnel.HomeAddress6?.ToString() ?? "")
             .Setting("LISTEN_PORT", plan.Tunnel.ListenPort)
             .Setting("HANDSHAKE_MAX_AGE", HostNames.HandshakeMaxAgeSeconds)
             .Setting("TUNNEL_MARK", HostNames.HomeRoutingTable)
             .Setting("PROBE_PAYLOAD", NftRulesets.ProbePayload)
-            .Setting("FORWARDS", plan.Settings.Forwards.OrderBy(f => f.Protocol).ThenBy(f => f.Port)
-                .Select(f => (object)$"{f.ProtocolName}/{f.Port}/{f.TargetPort}"))
+            .Setting("FORWARDS", ForwardList(plan))
             .Part("lib.sh")
             .Part("probe.sh")
             .Part("check.sh")
             .ToString();
+
+    /// <summary>
+    /// Each forward as <c>PROTO/PORT/TARGET_PORT/TARGET</c> for the scripts that look at forwards from the VPS: ports
+    /// may be ranges; TARGET is <c>home</c> or <c>home-snat</c> (the home server, the visitor's address kept or not),
+    /// or the LAN host the home server passes the forward on to. Short: a stack may hold a thousand of them.
+    /// </summary>
+    private static IEnumerable<object> ForwardList(RelayPlan plan) => plan.Settings.Forwards
+        .OrderBy(f => f.Protocol).ThenBy(f => f.Port)
+        .Select(f => (object)string.Join('/', f.ProtocolName, f.Port, f.TargetPort,
+            f.TargetHost?.ToString() ?? (f.ClientIp == ClientIpMode.Snat ? "home-snat" : "home")));
 
     /// <summary>
     /// The command string a remote command sends: the login shell hands the quoted here-document to bash, so the
@@ -84,5 +102,5 @@ public static class HostScripts
 
     private static IEnumerable<object> InstalledFiles(HostRole role) => role == HostRole.Vps
         ? [HostNames.ConfigPath, HostNames.PrivateKeyPath, HostNames.PresharedKeyPath, HostNames.VpsRulesetPath, HostNames.SysctlPath, HostNames.ForwardingBeforePath]
-        : [HostNames.ConfigPath, HostNames.PrivateKeyPath, HostNames.PresharedKeyPath, HostNames.HomeRulesetPath, HostNames.HomeHookPath];
+        : [HostNames.ConfigPath, HostNames.PrivateKeyPath, HostNames.PresharedKeyPath, HostNames.HomeRulesetPath, HostNames.HomeHookPath, HostNames.SysctlPath, HostNames.ForwardingBeforePath];
 }

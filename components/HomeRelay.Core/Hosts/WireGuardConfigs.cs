@@ -16,7 +16,7 @@ public static class WireGuardConfigs
         var text = new StringBuilder()
             .AppendLine(Header)
             .AppendLine("[Interface]")
-            .AppendLine($"Address = {t.VpsAddress}/{t.Cidr.PrefixLength}")
+            .AppendLine($"Address = {Addresses(t.VpsAddress, t.VpsAddress6, t)}")
             .AppendLine($"ListenPort = {t.ListenPort}")
             .AppendLine($"MTU = {t.Mtu}")
             .AppendLine($"PreUp = nft -f {HostNames.VpsRulesetPath}")
@@ -26,7 +26,7 @@ public static class WireGuardConfigs
             .AppendLine("[Peer]")
             .AppendLine("# the home server")
             .AppendLine($"PublicKey = {plan.HomePublicKey}")
-            .AppendLine($"AllowedIPs = {t.HomeAddress}/32");
+            .AppendLine($"AllowedIPs = {t.HomeAddress}/32{(t.HomeAddress6 is { } home6 ? $", {home6}/128" : "")}");
         return new HostFile(HostNames.ConfigPath, "0600", Lf(text));
     }
 
@@ -36,7 +36,7 @@ public static class WireGuardConfigs
         var text = new StringBuilder()
             .AppendLine(Header)
             .AppendLine("[Interface]")
-            .AppendLine($"Address = {t.HomeAddress}/{t.Cidr.PrefixLength}")
+            .AppendLine($"Address = {Addresses(t.HomeAddress, t.HomeAddress6, t)}")
             .AppendLine($"MTU = {t.Mtu}")
             .AppendLine("# Routes for the peer go to their own table, so the home's own traffic keeps its default route;")
             .AppendLine("# the hook sends only replies to tunnel connections there.")
@@ -52,11 +52,15 @@ public static class WireGuardConfigs
             .AppendLine($"PublicKey = {plan.VpsPublicKey}")
             .AppendLine($"Endpoint = {FormatEndpoint(plan.VpsEndpoint)}:{t.ListenPort}")
             .AppendLine("# Visitors keep their own address, so any source must be accepted from the VPS.")
-            .AppendLine("AllowedIPs = 0.0.0.0/0")
+            .AppendLine($"AllowedIPs = 0.0.0.0/0{(t.Ipv6Cidr is null ? "" : ", ::/0")}")
             .AppendLine("# We dial out through CGNAT; keepalives hold the NAT mapping open.")
             .AppendLine($"PersistentKeepalive = {t.Keepalive}");
         return new HostFile(HostNames.ConfigPath, "0600", Lf(text));
     }
+
+    /// <summary>The interface's addresses: IPv4, and IPv6 when the tunnel carries it.</summary>
+    private static string Addresses(System.Net.IPAddress v4, System.Net.IPAddress? v6, Settings.TunnelSettings t) =>
+        v6 is null ? $"{v4}/{t.Cidr.PrefixLength}" : $"{v4}/{t.Cidr.PrefixLength}, {v6}/{t.Ipv6Cidr!.PrefixLength}";
 
     private static string LoadSecrets(string peerPublicKey) =>
         $"wg set %i private-key {HostNames.PrivateKeyPath} peer {peerPublicKey} preshared-key {HostNames.PresharedKeyPath}";

@@ -1,23 +1,37 @@
 # shellcheck shell=bash disable=SC2034 # variables are shared between the files of the lab
 # The lab's checks. Each returns non-zero and sets REASON when it fails; `check NAME FUNCTION` prints the line.
 
-# expected_peer MODE: the address a home service must see a visitor at.
-expected_peer() { if [ "$1" = snat ]; then echo "$VPS_TUNNEL"; else echo "$CLIENT_ADDR"; fi; }
+# expected_peer MODE FAMILY: the address a home service must see a visitor at (FAMILY 4 or 6).
+expected_peer() {
+	case "$1/$2" in
+	snat/4) echo "$VPS_TUNNEL" ;;
+	snat/6) echo "$VPS_TUNNEL6" ;;
+	*/4) echo "$CLIENT_ADDR" ;;
+	*/6) echo "$CLIENT_ADDR6" ;;
+	esac
+}
+
+# The address families of the front door: IPv4, and IPv6 unless the stack turns it off.
+families() { if [ "$HOME_TUNNEL6" = - ]; then echo 4; else echo 4 6; fi; }
+
+relay_address() { if [ "$1" = 6 ]; then echo "$VPS_PUBLIC6"; else echo "$VPS_PUBLIC"; fi; }
 
 # forwards_answer [FILE]: from the client, every forward in FILE (default: all of the stack's) reaches its home
-# service, which sees the expected address.
+# service over each family, and the service sees the expected address.
 forwards_answer() {
-	local proto port target mode want got bad=()
+	local proto port target mode want got bad=() family ok
 	: >"$RUN/answering.new"
 	while read -r proto port target mode <&3; do
-		want=$(expected_peer "$mode")
-		if ! got=$(probe client "$proto" "$VPS_PUBLIC" "$port" 1); then
-			bad+=("$proto/$port: $got")
-		elif [ "$got" != "$want" ]; then
-			bad+=("$proto/$port->$target: the service saw $got, expected $want ($mode)")
-		else
-			echo "$proto $port $target $mode" >>"$RUN/answering.new"
-		fi
+		ok=1
+		for family in $(families); do
+			want=$(expected_peer "$mode" "$family")
+			if ! got=$(probe client "$proto" "$(relay_address "$family")" "$port" 1); then
+				bad+=("$proto/$port (IPv$family): $got") && ok=0
+			elif [ "$got" != "$want" ]; then
+				bad+=("$proto/$port->$target (IPv$family): the service saw $got, expected $want ($mode)") && ok=0
+			fi
+		done
+		[ "$ok" -eq 0 ] || echo "$proto $port $target $mode" >>"$RUN/answering.new"
 	done 3<"${1:-$RUN/forwards}"
 	[ "${#bad[@]}" -eq 0 ] || fail_because "$(join '; ' "${bad[@]}")"
 }
@@ -47,9 +61,9 @@ check_forwards() {
 	forwards_answer || rc=$?
 	mv "$RUN/answering.new" "$RUN/answering"
 	[ "$rc" -eq 0 ] || return 1
-	local proto port target mode seen=()
+	local proto port target mode seen=() family
 	while read -r proto port target mode <&3; do
-		seen+=("$proto/$port=$(expected_peer "$mode")")
+		for family in $(families); do seen+=("$proto/$port=$(expected_peer "$mode" "$family")"); done
 	done 3<"$RUN/forwards"
 	NOTE="service saw ${seen[*]}"
 }
@@ -63,36 +77,45 @@ check_closed() {
 		published "$proto" "$target" || probes+=("$proto $target")
 	done 3<"$RUN/forwards"
 	mapfile -t probes < <(printf '%s\n' "${probes[@]}" | sort -u)
-	for p in "${probes[@]}"; do
-		# shellcheck disable=SC2086 # "proto port"
-		if got=$(probe client ${p% *} "$VPS_PUBLIC" ${p#* } 1); then bad+=("${p/ //} answers the internet: $got"); fi
+	local family relay tunnel
+	for family in $(families); do
+		relay=$(relay_address "$family")
+		for p in "${probes[@]}"; do
+			# shellcheck disable=SC2086 # "proto port"
+			if got=$(probe client ${p% *} "$relay" ${p#* } 1); then bad+=("${p/ //} (IPv$family) answers the internet: $got"); fi
+		done
 	done
 	# From the VPS (say it was taken over), the home answers only on the forwarded ports.
-	for proto in tcp udp; do
-		if got=$(probe vps "$proto" "$HOME_TUNNEL" "$CLOSED_PORT" 1); then
-			bad+=("$proto/$CLOSED_PORT at $HOME_TUNNEL answers the VPS: $got")
-		fi
+	for tunnel in "$HOME_TUNNEL" ${HOME_TUNNEL6/#-/}; do
+		for proto in tcp udp; do
+			if got=$(probe vps "$proto" "$tunnel" "$CLOSED_PORT" 1); then
+				bad+=("$proto/$CLOSED_PORT at $tunnel answers the VPS: $got")
+			fi
+		done
+		if in_host vps ping -n -c 1 -W 1 "$tunnel" >/dev/null 2>&1; then bad+=("the home answers ping from the VPS at $tunnel"); fi
+		while read -r proto port target mode <&3; do
+			got=$(probe vps "$proto" "$tunnel" "$target" 1) || bad+=("$proto/$target does not answer the VPS at $tunnel: $got")
+		done 3<"$RUN/forwards"
 	done
-	if in_host vps ping -n -c 1 -W 1 "$HOME_TUNNEL" >/dev/null 2>&1; then bad+=("the home answers ping from the VPS"); fi
-	while read -r proto port target mode <&3; do
-		got=$(probe vps "$proto" "$HOME_TUNNEL" "$target" 1) || bad+=("$proto/$target does not answer the VPS: $got")
-	done 3<"$RUN/forwards"
 	[ "${#bad[@]}" -eq 0 ] || fail_because "$(join '; ' "${bad[@]}")"
-	NOTE="internet: ${probes[*]/ //} closed; VPS: only the forwarded ports answer"
+	NOTE="internet (IPv$(families | sed 's/ / and IPv/')): ${probes[*]/ //} closed; VPS: only the forwarded ports answer"
 }
 
-# home_egress_via ADDRESS: a service on the internet sees the home's own connections (TCP and UDP) come from ADDRESS.
+# home_egress_via ADDRESS [SERVICE]: a service on the internet (the client's, by default over IPv4) sees the home's
+# own connections (TCP and UDP) come from ADDRESS.
 home_egress_via() {
 	local proto got
 	for proto in tcp udp; do
-		got=$(probe home "$proto" "$CLIENT_ADDR" "$CLIENT_SERVICE_PORT" 2) || fail_because "home $proto: $got" || return 1
-		[ "$got" = "$1" ] || fail_because "home's $proto connection arrived from $got, not the CGNAT address $1" || return 1
+		got=$(probe home "$proto" "${2:-$CLIENT_ADDR}" "$CLIENT_SERVICE_PORT" 2) || fail_because "home $proto: $got" || return 1
+		[ "$got" = "$1" ] || fail_because "home's $proto connection to ${2:-$CLIENT_ADDR} arrived from $got, not $1" || return 1
 	done
 }
 
+# The home's own traffic: IPv4 through the carrier's NAT, IPv6 natively from its own address (never the tunnel).
 check_home_egress() {
 	home_egress_via "$CGNAT_WAN" || return 1
-	NOTE="seen from $CGNAT_WAN"
+	home_egress_via "$HOME_NATIVE6" "$CLIENT_ADDR6" || return 1
+	NOTE="IPv4 seen from $CGNAT_WAN, IPv6 from $HOME_NATIVE6"
 }
 
 # The carrier gives the home a new public address: the old mappings go, keepalives find the VPS from the new one.

@@ -65,8 +65,9 @@ deploy() {
 # shellcheck disable=SC2016 # runs on the host
 readonly SNAPSHOT_SCRIPT='export LC_ALL=C
 echo "## nft -s list ruleset"; nft -s list ruleset
-echo "## ip rule"; ip -4 rule show
-echo "## ip route show table all"; ip -4 route show table all
+echo "## ip rule"; ip -4 rule show; ip -6 rule show
+# Link-local (fe80::) addresses are made anew with each interface: not part of the state.
+echo "## ip route show table all"; ip -4 route show table all; ip -6 route show table all | grep -v "fe80::"
 echo "## wg showconf wg0"
 if ip link show wg0 >/dev/null 2>&1; then
 	if [ "$SNAPSHOT_MODE" = config ]; then volatile="ListenPort|Endpoint"; else volatile="-"; fi
@@ -87,7 +88,7 @@ for pid in $(pgrep -x wireguard-go); do
 		if [ "$SNAPSHOT_MODE" = config ]; then echo running; else echo "pid $pid"; fi
 	fi
 done
-echo "## net.ipv4.ip_forward"; sysctl -n net.ipv4.ip_forward
+echo "## forwarding"; sysctl -n net.ipv4.ip_forward net.ipv6.conf.all.forwarding
 echo "## files"
 find /etc/wireguard /etc/sysctl.d -type f | sort | while read -r f; do
 	echo "$f $(stat -c %a "$f") $(sha256sum <"$f" | cut -c1-16)"
@@ -137,7 +138,9 @@ home_services() {
 	mapfile -t specs < <(printf '%s\n' "${specs[@]}" | sort -u)
 	HOME_SERVICE_STARTS=$((${HOME_SERVICE_STARTS:-0} + 1))
 	local log=$LOGS/services-home.$HOME_SERVICE_STARTS.log
-	spawn home "$log" /usr/bin/python3 "$LAB_DIR/lib/labnet.py" serve --fallback "$HOME_TUNNEL" \
+	local fallbacks=(--fallback "$HOME_TUNNEL")
+	[ "$HOME_TUNNEL6" = - ] || fallbacks+=(--fallback "$HOME_TUNNEL6")
+	spawn home "$log" /usr/bin/python3 "$LAB_DIR/lib/labnet.py" serve "${fallbacks[@]}" \
 		--udp-reply "$UDP_REPLY" "${specs[@]}"
 	HOME_SERVICES_PID=$SPAWNED
 	wait_until 10 grep -q serving "$log" || die "the home services did not start (see $log)"

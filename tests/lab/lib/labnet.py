@@ -2,12 +2,13 @@
 """Small network tools for the home-relay lab (standard library and PyYAML only).
 
   labnet.py forwards STACK          one line per forward: PROTO PORT TARGET_PORT CLIENT_IP
-  labnet.py tunnel STACK            VPS_ADDRESS HOME_ADDRESS of the tunnel
+  labnet.py tunnel STACK            VPS_ADDRESS HOME_ADDRESS VPS_ADDRESS6 HOME_ADDRESS6 of the tunnel ("-" without IPv6)
   labnet.py bad-stack IN OUT        IN with errors the core must refuse: forwards[0].port 22, mtu 9000
   labnet.py add-forwards IN OUT PORT   IN with tcp and udp forwards of PORT added (a user adding a port)
   labnet.py set IN OUT KEY VALUE    IN with home-relay:KEY set to VALUE (a string)
-  labnet.py serve [--fallback ADDR] [--udp-reply plain|pktinfo] SPEC...
-                                    answer each connection/datagram with the peer's address (SPEC: tcp:80, udp:53)
+  labnet.py serve [--fallback ADDR]... [--udp-reply plain|pktinfo] SPEC...
+                                    answer each connection/datagram with the peer's address (SPEC: tcp:80, udp:53),
+                                    over IPv4 and IPv6
   labnet.py probe PROTO HOST PORT   print what the service at HOST:PORT answers; exit 1 when nothing does
   labnet.py latency HOST PORT N     median and all TCP connect times in milliseconds, as JSON
 
@@ -24,6 +25,7 @@ import time
 
 IP_FREEBIND = 15  # from <linux/in.h>; not exported by the socket module
 IP_PKTINFO = 8
+IPV6_FREEBIND = 78  # from <linux/in6.h>
 
 
 def load_stack(path):
@@ -42,8 +44,11 @@ def cmd_forwards(path):
 
 
 def cmd_tunnel(path):
-    cidr = ipaddress.ip_network(load_stack(path).get("home-relay:tunnelCidr") or "10.66.0.0/24")
-    print(cidr[1], cidr[2])
+    config = load_stack(path)
+    cidr = ipaddress.ip_network(config.get("home-relay:tunnelCidr") or "10.66.0.0/24")
+    ipv6 = str(config.get("home-relay:ipv6", True)).lower() != "false"
+    cidr6 = ipaddress.ip_network(config.get("home-relay:tunnelIpv6Cidr") or "fd66:7265:6c61::/64")
+    print(cidr[1], cidr[2], cidr6[1] if ipv6 else "-", cidr6[2] if ipv6 else "-")
 
 
 def cmd_bad_stack(src, dst):
@@ -78,17 +83,27 @@ def cmd_set(src, dst, key, value):
         yaml.safe_dump(doc, f, sort_keys=False)
 
 
-def tcp_listener(port, fallback):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+def family_socket(family, kind):
+    s = socket.socket(family, kind)
+    if family == socket.AF_INET6:
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    return s
+
+
+def tcp_listener(family, port, fallback):
+    s = family_socket(family, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        s.bind(("0.0.0.0", port))
+        s.bind(("0.0.0.0" if family == socket.AF_INET else "::", port))
     except OSError:
         # The port is taken on another address (the lab's sshd holds 22 on the management address):
         # listen on the tunnel address only, which may not exist yet.
-        if not fallback:
+        if fallback is None:
             raise
-        s.setsockopt(socket.IPPROTO_IP, IP_FREEBIND, 1)
+        if family == socket.AF_INET:
+            s.setsockopt(socket.IPPROTO_IP, IP_FREEBIND, 1)
+        else:
+            s.setsockopt(socket.IPPROTO_IPV6, IPV6_FREEBIND, 1)
         s.bind((fallback, port))
     s.listen(64)
     s.setblocking(False)
@@ -97,30 +112,38 @@ def tcp_listener(port, fallback):
 
 def udp_answer(sock, pktinfo):
     """Answers one datagram. Like most UDP servers (game servers...), a plain one replies from a socket bound to
-    0.0.0.0 and lets the kernel pick the source address; a pktinfo one replies from the address it was sent to,
-    as DNS servers do."""
+    0.0.0.0 (or ::) and lets the kernel pick the source address; a pktinfo one replies from the address it was sent
+    to, as DNS servers do."""
     if not pktinfo:
         _, peer = sock.recvfrom(2048)
         sock.sendto(f"{peer[0]}\n".encode(), peer)
         return peer
-    _, ancillary, _, peer = sock.recvmsg(2048, socket.CMSG_SPACE(12))
-    info = [data for level, kind, data in ancillary if level == socket.IPPROTO_IP and kind == IP_PKTINFO]
-    reply = [(socket.IPPROTO_IP, IP_PKTINFO, struct.pack("I4s4s", 0, info[0][8:12], bytes(4)))] if info else []
+    _, ancillary, _, peer = sock.recvmsg(2048, socket.CMSG_SPACE(20))
+    reply = []
+    for level, kind, data in ancillary:
+        if level == socket.IPPROTO_IP and kind == IP_PKTINFO:
+            reply = [(level, kind, struct.pack("I4s4s", 0, data[8:12], bytes(4)))]
+        elif level == socket.IPPROTO_IPV6 and kind == socket.IPV6_PKTINFO:
+            reply = [(level, kind, data[:16] + bytes(4))]
     sock.sendmsg([f"{peer[0]}\n".encode()], reply, 0, peer)
     return peer
 
 
-def cmd_serve(specs, fallback=None, pktinfo=False):
+def cmd_serve(specs, fallbacks=(), pktinfo=False):
     sel = selectors.DefaultSelector()
     for spec in specs:
         proto, port = spec.split(":")
-        if proto == "tcp":
-            sel.register(tcp_listener(int(port), fallback), selectors.EVENT_READ, "tcp")
-        else:
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            if pktinfo:
+        for family in (socket.AF_INET, socket.AF_INET6):
+            if proto == "tcp":
+                fallback = next((a for a in fallbacks if (":" in a) == (family == socket.AF_INET6)), None)
+                sel.register(tcp_listener(family, int(port), fallback), selectors.EVENT_READ, "tcp")
+                continue
+            s = family_socket(family, socket.SOCK_DGRAM)
+            if pktinfo and family == socket.AF_INET:
                 s.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
-            s.bind(("0.0.0.0", int(port)))
+            elif pktinfo:
+                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVPKTINFO, 1)
+            s.bind(("0.0.0.0" if family == socket.AF_INET else "::", int(port)))
             sel.register(s, selectors.EVENT_READ, "udp")
     print("serving", " ".join(specs), flush=True)
     while True:
@@ -147,7 +170,7 @@ def cmd_probe(proto, host, port, timeout=2.0):
                 s.settimeout(timeout)
                 data = s.recv(256)
         else:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM) as s:
                 s.settimeout(timeout)
                 s.connect((host, int(port)))
                 s.send(b"probe\n")
@@ -186,15 +209,15 @@ def main(argv):
     elif cmd == "set":
         cmd_set(*args)
     elif cmd == "serve":
-        fallback, pktinfo = None, False
+        fallbacks, pktinfo = [], False
         while args and args[0].startswith("--"):
             if args[0] == "--fallback":
-                fallback, args = args[1], args[2:]
+                fallbacks, args = fallbacks + [args[1]], args[2:]
             elif args[0] == "--udp-reply":
                 pktinfo, args = args[1] == "pktinfo", args[2:]
             else:
                 return 64
-        cmd_serve(args, fallback, pktinfo)
+        cmd_serve(args, fallbacks, pktinfo)
     elif cmd == "probe":
         return cmd_probe(args[0], args[1], args[2], float(args[3]) if len(args) > 3 else 2.0)
     elif cmd == "latency":

@@ -3,12 +3,14 @@
 # "operator", where ssh runs as Pulumi would) to the two hosts, and per host a holder process whose private mount
 # namespace gives the host its own /etc/wireguard, /etc/sysctl.d and /run (with its TMPDIR, /run/tmp).
 #
-#   client 192.0.2.10 ── inet (router) ── vps 203.0.113.10
+#   client 192.0.2.10 2001:db8:c::10 ── inet (router) ── vps 203.0.113.10 2001:db8:5::1
 #                          │
-#                        cgnat wan 198.51.100.2, masquerade ── lan 100.64.0.1 ── home 100.64.0.2
+#                        cgnat wan 198.51.100.2 2001:db8:d::2 ── lan 100.64.0.1 2001:db8:e::1 ── home 100.64.0.2 2001:db8:e::2
 #   root ns: hrl-m-vps 198.18.0.1/30 ── vps mgmt0 198.18.0.2;  hrl-m-home 198.18.0.5/30 ── home mgmt0 198.18.0.6
 #
-# The management /30s carry no default route: home reaches the internet only through cgnat.
+# IPv4 reaches the home only through the carrier's NAT (masquerade); IPv6 is routed to it (2001:db8:e::/64), as on
+# a DS-Lite line, behind the usual router firewall (only answers get in). The management /30s carry no default
+# route: home reaches the internet only through cgnat.
 
 # Several labs can run on one machine at once (two clones, say): HOME_RELAY_LAB_SLOT (0-9) gives each its own
 # namespace names, root-namespace veths and management addresses. Slot 0 is the plain "hrl".
@@ -22,6 +24,9 @@ readonly HOME_LAN=100.64.0.2
 readonly CLIENT_ADDR=192.0.2.10
 readonly CGNAT_WAN=198.51.100.2
 readonly CGNAT_WAN_NEXT=198.51.100.3
+readonly VPS_PUBLIC6=2001:db8:5::1
+readonly CLIENT_ADDR6=2001:db8:c::10
+readonly HOME_NATIVE6=2001:db8:e::2
 readonly -A MGMT_ADDR=([vps]=198.18.$LAB_SLOT.2 [home]=198.18.$LAB_SLOT.6)
 readonly -A MGMT_PEER=([vps]=198.18.$LAB_SLOT.1/30 [home]=198.18.$LAB_SLOT.5/30)
 
@@ -59,9 +64,12 @@ spawn() {
 
 ns_exists() { [ -e "/run/netns/$(ns "$1")" ]; }
 
+# A namespace with IPv6 on, but no duplicate address detection (addresses usable at once) and no router
+# advertisements (every address and route is the lab's own).
 ns_create() {
 	cmd ip netns add "$(ns "$1")"
-	in_ns "$1" sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+	in_ns "$1" sysctl -q -w net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 \
+		net.ipv6.conf.all.accept_ra=0 net.ipv6.conf.default.accept_ra=0
 	in_ns "$1" ip link set lo up
 }
 
@@ -83,7 +91,10 @@ ns_ip() {
 	if [ "$name" = - ]; then cmd ip "$@"; else cmd ip -n "$(ns "$name")" "$@"; fi
 }
 
-forwarding() { in_ns "$1" sysctl -q -w net.ipv4.ip_forward="$2"; }
+forwarding() { in_ns "$1" sysctl -q -w net.ipv4.ip_forward="$2" net.ipv6.conf.all.forwarding="$2"; }
+
+# addr6 NS IF ADDRESS/PREFIX: an IPv6 address ("-" is the root namespace).
+addr6() { ns_ip "$1" -6 addr add "$3" dev "$2" nodad; }
 
 wire_inet() {
 	ns_create inet
@@ -94,6 +105,9 @@ wire_client() {
 	ns_create client
 	veth inet to-client 192.0.2.1/24 client eth0 "$CLIENT_ADDR/24"
 	ns_ip client route add default via 192.0.2.1
+	addr6 inet to-client 2001:db8:c::1/64
+	addr6 client eth0 "$CLIENT_ADDR6/64"
+	ns_ip client -6 route add default via 2001:db8:c::1
 }
 
 # The carrier's NAT: lan -> wan masqueraded; nothing from the internet gets in unless it answers a connection.
@@ -101,17 +115,23 @@ wire_cgnat() {
 	ns_create cgnat
 	veth inet to-cgnat 198.51.100.1/24 cgnat wan "$CGNAT_WAN/24"
 	ns_ip cgnat route add default via 198.51.100.1
+	addr6 inet to-cgnat 2001:db8:d::1/64
+	addr6 cgnat wan 2001:db8:d::2/64
+	ns_ip cgnat -6 route add default via 2001:db8:d::1
+	ns_ip inet -6 route add 2001:db8:e::/64 via 2001:db8:d::2
 	forwarding cgnat 1
+	# IPv4 masqueraded; IPv6 routed; for both, only answers get in (the home router's usual firewall).
 	in_ns cgnat nft -f - <<-'EOF'
-		table ip cgnat {
+		table inet cgnat {
 			chain forward {
 				type filter hook forward priority filter; policy drop;
 				ct state established,related accept
 				iifname "lan" oifname "wan" accept
+				icmpv6 type { destination-unreachable, packet-too-big, time-exceeded, parameter-problem } accept
 			}
 			chain postrouting {
 				type nat hook postrouting priority srcnat; policy accept;
-				oifname "wan" masquerade
+				meta nfproto ipv4 oifname "wan" masquerade
 			}
 		}
 	EOF
@@ -121,6 +141,9 @@ wire_vps() {
 	ns_create vps
 	veth inet to-vps 203.0.113.1/24 vps eth0 "$VPS_PUBLIC/24"
 	ns_ip vps route add default via 203.0.113.1
+	addr6 inet to-vps 2001:db8:5::ffff/64
+	addr6 vps eth0 "$VPS_PUBLIC6/64"
+	ns_ip vps -6 route add default via 2001:db8:5::ffff
 	veth - "$NS_PREFIX-m-vps" "${MGMT_PEER[vps]}" vps mgmt0 "${MGMT_ADDR[vps]}/30"
 }
 
@@ -128,6 +151,9 @@ wire_home() {
 	ns_create home
 	veth cgnat lan 100.64.0.1/24 home eth0 "$HOME_LAN/24"
 	ns_ip home route add default via 100.64.0.1
+	addr6 cgnat lan 2001:db8:e::1/64
+	addr6 home eth0 "$HOME_NATIVE6/64"
+	ns_ip home -6 route add default via 2001:db8:e::1
 	veth - "$NS_PREFIX-m-home" "${MGMT_PEER[home]}" home mgmt0 "${MGMT_ADDR[home]}/30"
 }
 

@@ -101,6 +101,14 @@ warn_about_dropping_firewalls() {
 		/hook input/ && /policy drop/ && !(family == "inet" && name == ours) { print family, name, chain }')
 }
 
+# When the tunnel carries IPv6, wg-quick gives the interface an IPv6 address: it cannot on a host whose new
+# interfaces start with IPv6 switched off. Said before anything changes.
+require_ipv6() {
+	[ "$TUNNEL_IPV6" = yes ] || return 0
+	[ "$(sysctl -n net.ipv6.conf.default.disable_ipv6 2>/dev/null || echo 1)" = 0 ] ||
+		die "IPv6 is switched off on this host (net.ipv6.conf.default.disable_ipv6 is not 0), but the tunnel carries IPv6 (setting ipv6); switch IPv6 on, or set ipv6: false"
+}
+
 begin() {
 	install -d -m 0700 "${CONFIG%/*}"
 	STAGE=$(mktemp -d "${CONFIG%/*}/${STAGE_PREFIX}XXXXXX")
@@ -310,6 +318,7 @@ main() {
 	if [ "$ROLE" = vps ]; then wait_for_cloud_init; fi
 	refuse_foreign_config
 	ensure_packages
+	require_ipv6
 	if [ "$ROLE" = home ]; then warn_about_dropping_firewalls; fi
 	begin
 	install_rendered_files

@@ -9,6 +9,7 @@ readonly KEY_FILE=/etc/wireguard/wg0.key
 readonly PSK_FILE=/etc/wireguard/wg0.psk
 readonly RULESET=/etc/wireguard/wg0-home.nft
 readonly TABLE=wghome
+readonly TUNNEL_IPV6=yes
 readonly HOOK=/etc/wireguard/wg0-hook.sh
 readonly TUNNEL_MARK=51821
 
@@ -65,12 +66,32 @@ install_rendered_files() {
 table inet wghome
 delete table inet wghome
 table inet wghome {
-	comment "home-relay 53f25955a0c1c1fe"
+	comment "home-relay b8673103cb0f266e"
+
+	# The ports the VPS may open connections to: the forwards' target ports, on this host or passed on.
+	set forward_ports {
+		type inet_proto . inet_service
+		flags interval
+		elements = {
+		tcp . 22,
+		tcp . 80,
+		tcp . 443,
+		udp . 25565
+		}
+	}
+
+	set udp_reply_ports {
+		type inet_service
+		flags interval
+		elements = {
+		25565
+		}
+	}
+
 	chain prerouting {
 		type filter hook prerouting priority mangle; policy accept;
-		iifname "wg0" ct state new tcp dport { 22, 80, 443 } ct mark set 51821
-		iifname "wg0" ct state new udp dport { 25565 } ct mark set 51821
-		# Replies from containers or VMs the service runs in: route them back into the tunnel too.
+		iifname "wg0" ct state new meta l4proto . th dport @forward_ports ct mark set 51821
+		# Replies from containers, VMs or LAN hosts the service runs on: route them back into the tunnel too.
 		iifname != "wg0" ct mark 51821 meta mark set ct mark
 	}
 
@@ -91,6 +112,16 @@ table inet wghome {
 	chain output {
 		type route hook output priority mangle; policy accept;
 		ct mark 51821 meta mark set ct mark
+		# A UDP service on 0.0.0.0 answers from the address its route picks (the LAN's), which conntrack does not
+		# take for a reply: mark it, so the rules route it into the tunnel (LAN destinations stay on the LAN)...
+		udp sport @udp_reply_ports meta mark set 51821
+	}
+
+	chain udp_reply_source {
+		type filter hook postrouting priority srcnat - 10; policy accept;
+		# ...where it must leave from the tunnel address the visitor's datagram was sent to.
+		oifname "wg0" udp sport @udp_reply_ports ip saddr != 10.66.0.2 ip saddr set 10.66.0.2
+		oifname "wg0" udp sport @udp_reply_ports ip6 saddr != fd66:7265:6c61::2 ip6 saddr set fd66:7265:6c61::2
 	}
 
 	# The deploy check's UDP probe from the VPS (see probe.sh): answered with "port unreachable" after every usual
@@ -108,14 +139,14 @@ HOME_RELAY_FILE
 # components/HomeRelay.Core/Hosts/scripts/hook.sh with these settings.
 readonly IFACE=wg0
 readonly TUNNEL_TABLE=51821
-readonly HOME_ADDRESS=10.66.0.2
-readonly RULE_PRIORITIES=(5180 5181 5182 5183)
-readonly UDP_PORTS=(25565)
+readonly RULE_PRIORITIES=(5180 5181 5182)
+readonly HOME_ADDRESSES=(10.66.0.2 fd66:7265:6c61::2)
 
 # ---- hook.sh
 # home-relay's policy-routing hook on the home server (installed as /etc/wireguard/wg0-hook.sh, run by wg-quick after
 # up and before down, and by apply). Sends replies to tunnel connections back through the tunnel (table
-# TUNNEL_TABLE) while the home's own traffic keeps its default route.
+# TUNNEL_TABLE) while the home's own traffic keeps its default route. Three rules per address family, however many
+# forwards there are: the firewall table marks what belongs to the tunnel, and these rules route by that mark.
 #   up     puts its rules in place (deleting what it owns first, so running it twice leaves one copy of each)
 #   down   removes them
 #   check  succeeds when the rules in place are the ones the last `up` of this very file put there
@@ -128,35 +159,44 @@ export LC_ALL=C
 # a rule flushed by hand) makes `check` fail. In /run: a reboot clears it, and wg-quick's `up` at boot writes it again.
 readonly STATE=/run/home-relay/hook.state
 
+family_of() { if [[ $1 == *:* ]]; then echo -6; else echo -4; fi; }
+
 del_rules() {
-	local pref
-	for pref in "${RULE_PRIORITIES[@]}"; do
-		# Each pass removes one rule; the loop ends when none is left at that priority.
-		while ip -4 rule del pref "$pref" 2>/dev/null; do :; done
+	local pref family
+	for family in -4 -6; do
+		for pref in "${RULE_PRIORITIES[@]}"; do
+			# Each pass removes one rule; the loop ends when none is left at that priority.
+			while ip "$family" rule del pref "$pref" 2>/dev/null; do :; done
+		done
 	done
 }
 
 # Our rules as the kernel lists them, and the reverse-path setting of the tunnel.
 current() {
+	local prefs family
 	sha256sum <"${BASH_SOURCE[0]}"
-	ip -4 rule show | grep -E "^($(
+	prefs=$(
 		IFS='|'
 		echo "${RULE_PRIORITIES[*]}"
-	)):" || true
+	)
+	for family in -4 -6; do
+		ip "$family" rule show 2>/dev/null | grep -E "^($prefs):" || true
+	done
 	sysctl -n "net.ipv4.conf.$IFACE.rp_filter" 2>/dev/null || echo "no $IFACE"
 }
 
 up() {
-	local port
+	local address family
 	del_rules
-	for port in "${UDP_PORTS[@]}"; do
-		# A UDP service on 0.0.0.0 answers from the address the route picks, so route its replies into the tunnel by
-		# port (LAN destinations still match the main table first).
-		ip -4 rule add pref "${RULE_PRIORITIES[0]}" ipproto udp sport "$port" lookup main suppress_prefixlength 0
-		ip -4 rule add pref "${RULE_PRIORITIES[1]}" ipproto udp sport "$port" lookup "$TUNNEL_TABLE"
+	for address in "${HOME_ADDRESSES[@]}"; do
+		family=$(family_of "$address")
+		# Marked packets (replies to tunnel connections, replies of UDP services on forwarded ports) go into the tunnel,
+		# unless the main table has a route for them other than its default one (a LAN destination stays on the LAN).
+		ip "$family" rule add pref "${RULE_PRIORITIES[0]}" fwmark "$TUNNEL_TABLE" lookup main suppress_prefixlength 0
+		ip "$family" rule add pref "${RULE_PRIORITIES[1]}" fwmark "$TUNNEL_TABLE" lookup "$TUNNEL_TABLE"
+		# Whatever leaves from the tunnel address leaves through the tunnel.
+		ip "$family" rule add pref "${RULE_PRIORITIES[2]}" from "$address" lookup "$TUNNEL_TABLE"
 	done
-	ip -4 rule add pref "${RULE_PRIORITIES[2]}" from "$HOME_ADDRESS" lookup "$TUNNEL_TABLE"
-	ip -4 rule add pref "${RULE_PRIORITIES[3]}" fwmark "$TUNNEL_TABLE" lookup "$TUNNEL_TABLE"
 	# Loose reverse-path filtering: visitors' addresses arrive on the tunnel but are routed elsewhere.
 	sysctl -q -w "net.ipv4.conf.$IFACE.rp_filter=2"
 	mkdir -p "${STATE%/*}"
@@ -185,7 +225,7 @@ HOME_RELAY_FILE
 	install_file /etc/wireguard/wg0.conf 0600 <<'HOME_RELAY_FILE'
 # Managed by home-relay: the next `pulumi up` overwrites changes made here.
 [Interface]
-Address = 10.66.0.2/24
+Address = 10.66.0.2/24, fd66:7265:6c61::2/64
 MTU = 1380
 # Routes for the peer go to their own table, so the home's own traffic keeps its default route;
 # the hook sends only replies to tunnel connections there.
@@ -201,7 +241,7 @@ PostDown = nft 'table inet wghome; delete table inet wghome'
 PublicKey = B6N8vBQgk8i3VdwbEOhstCY3StFqqFPtC9/AsrhtHHw=
 Endpoint = 203.0.113.10:51820
 # Visitors keep their own address, so any source must be accepted from the VPS.
-AllowedIPs = 0.0.0.0/0
+AllowedIPs = 0.0.0.0/0, ::/0
 # We dial out through CGNAT; keepalives hold the NAT mapping open.
 PersistentKeepalive = 25
 HOME_RELAY_FILE
@@ -308,6 +348,14 @@ warn_about_dropping_firewalls() {
 		$1 == "table" { family = $2; name = $3 }
 		$1 == "chain" { chain = $2 }
 		/hook input/ && /policy drop/ && !(family == "inet" && name == ours) { print family, name, chain }')
+}
+
+# When the tunnel carries IPv6, wg-quick gives the interface an IPv6 address: it cannot on a host whose new
+# interfaces start with IPv6 switched off. Said before anything changes.
+require_ipv6() {
+	[ "$TUNNEL_IPV6" = yes ] || return 0
+	[ "$(sysctl -n net.ipv6.conf.default.disable_ipv6 2>/dev/null || echo 1)" = 0 ] ||
+		die "IPv6 is switched off on this host (net.ipv6.conf.default.disable_ipv6 is not 0), but the tunnel carries IPv6 (setting ipv6); switch IPv6 on, or set ipv6: false"
 }
 
 begin() {
@@ -519,6 +567,7 @@ main() {
 	if [ "$ROLE" = vps ]; then wait_for_cloud_init; fi
 	refuse_foreign_config
 	ensure_packages
+	require_ipv6
 	if [ "$ROLE" = home ]; then warn_about_dropping_firewalls; fi
 	begin
 	install_rendered_files

@@ -6,8 +6,9 @@ readonly ROLE=home
 readonly IFACE=wg0
 readonly CONFIG=/etc/wireguard/wg0.conf
 readonly TABLE=wghome
-readonly FILES=(/etc/wireguard/wg0.conf /etc/wireguard/wg0.key /etc/wireguard/wg0.psk /etc/wireguard/wg0-home.nft /etc/wireguard/wg0-hook.sh)
-readonly RULE_PRIORITIES=(5180 5181 5182 5183)
+readonly FILES=(/etc/wireguard/wg0.conf /etc/wireguard/wg0.key /etc/wireguard/wg0.psk /etc/wireguard/wg0-home.nft /etc/wireguard/wg0-hook.sh /etc/sysctl.d/90-home-relay.conf /etc/wireguard/wg0-ip_forward.before)
+readonly FORWARDING_BEFORE=/etc/wireguard/wg0-ip_forward.before
+readonly RULE_PRIORITIES=(5180 5181 5182)
 
 # ---- lib.sh
 # home-relay's shared host functions. The renderer puts this file after the settings header (ROLE, IFACE, paths,
@@ -74,10 +75,12 @@ stop_tunnel() {
 drop_table() { nft "table inet $TABLE; delete table inet $TABLE"; }
 
 drop_rules() {
-	local pref
-	for pref in "${RULE_PRIORITIES[@]}"; do
-		# Each pass removes one rule; the loop ends when none is left at that priority.
-		while ip -4 rule del pref "$pref" 2>/dev/null; do :; done
+	local pref family
+	for family in -4 -6; do
+		for pref in "${RULE_PRIORITIES[@]}"; do
+			# Each pass removes one rule; the loop ends when none is left at that priority.
+			while ip "$family" rule del pref "$pref" 2>/dev/null; do :; done
+		done
 	done
 }
 
@@ -96,10 +99,8 @@ main() {
 	take_lock
 	stop_tunnel
 	drop_table
-	case "$ROLE" in
-	vps) restore_forwarding ;;
-	home) drop_rules ;;
-	esac
+	if [ "$ROLE" = home ]; then drop_rules; fi
+	restore_forwarding
 	# The files, what a killed apply may have left beside them (its staging directory), and the run-time state.
 	rm -rf "${FILES[@]}" "${CONFIG%/*}"/.home-relay-staging.* /run/home-relay
 	log "removed the tunnel"

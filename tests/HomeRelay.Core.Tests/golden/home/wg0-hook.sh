@@ -3,14 +3,14 @@
 # components/HomeRelay.Core/Hosts/scripts/hook.sh with these settings.
 readonly IFACE=wg0
 readonly TUNNEL_TABLE=51821
-readonly HOME_ADDRESS=10.66.0.2
-readonly RULE_PRIORITIES=(5180 5181 5182 5183)
-readonly UDP_PORTS=(25565)
+readonly RULE_PRIORITIES=(5180 5181 5182)
+readonly HOME_ADDRESSES=(10.66.0.2 fd66:7265:6c61::2)
 
 # ---- hook.sh
 # home-relay's policy-routing hook on the home server (installed as /etc/wireguard/wg0-hook.sh, run by wg-quick after
 # up and before down, and by apply). Sends replies to tunnel connections back through the tunnel (table
-# TUNNEL_TABLE) while the home's own traffic keeps its default route.
+# TUNNEL_TABLE) while the home's own traffic keeps its default route. Three rules per address family, however many
+# forwards there are: the firewall table marks what belongs to the tunnel, and these rules route by that mark.
 #   up     puts its rules in place (deleting what it owns first, so running it twice leaves one copy of each)
 #   down   removes them
 #   check  succeeds when the rules in place are the ones the last `up` of this very file put there
@@ -23,35 +23,44 @@ export LC_ALL=C
 # a rule flushed by hand) makes `check` fail. In /run: a reboot clears it, and wg-quick's `up` at boot writes it again.
 readonly STATE=/run/home-relay/hook.state
 
+family_of() { if [[ $1 == *:* ]]; then echo -6; else echo -4; fi; }
+
 del_rules() {
-	local pref
-	for pref in "${RULE_PRIORITIES[@]}"; do
-		# Each pass removes one rule; the loop ends when none is left at that priority.
-		while ip -4 rule del pref "$pref" 2>/dev/null; do :; done
+	local pref family
+	for family in -4 -6; do
+		for pref in "${RULE_PRIORITIES[@]}"; do
+			# Each pass removes one rule; the loop ends when none is left at that priority.
+			while ip "$family" rule del pref "$pref" 2>/dev/null; do :; done
+		done
 	done
 }
 
 # Our rules as the kernel lists them, and the reverse-path setting of the tunnel.
 current() {
+	local prefs family
 	sha256sum <"${BASH_SOURCE[0]}"
-	ip -4 rule show | grep -E "^($(
+	prefs=$(
 		IFS='|'
 		echo "${RULE_PRIORITIES[*]}"
-	)):" || true
+	)
+	for family in -4 -6; do
+		ip "$family" rule show 2>/dev/null | grep -E "^($prefs):" || true
+	done
 	sysctl -n "net.ipv4.conf.$IFACE.rp_filter" 2>/dev/null || echo "no $IFACE"
 }
 
 up() {
-	local port
+	local address family
 	del_rules
-	for port in "${UDP_PORTS[@]}"; do
-		# A UDP service on 0.0.0.0 answers from the address the route picks, so route its replies into the tunnel by
-		# port (LAN destinations still match the main table first).
-		ip -4 rule add pref "${RULE_PRIORITIES[0]}" ipproto udp sport "$port" lookup main suppress_prefixlength 0
-		ip -4 rule add pref "${RULE_PRIORITIES[1]}" ipproto udp sport "$port" lookup "$TUNNEL_TABLE"
+	for address in "${HOME_ADDRESSES[@]}"; do
+		family=$(family_of "$address")
+		# Marked packets (replies to tunnel connections, replies of UDP services on forwarded ports) go into the tunnel,
+		# unless the main table has a route for them other than its default one (a LAN destination stays on the LAN).
+		ip "$family" rule add pref "${RULE_PRIORITIES[0]}" fwmark "$TUNNEL_TABLE" lookup main suppress_prefixlength 0
+		ip "$family" rule add pref "${RULE_PRIORITIES[1]}" fwmark "$TUNNEL_TABLE" lookup "$TUNNEL_TABLE"
+		# Whatever leaves from the tunnel address leaves through the tunnel.
+		ip "$family" rule add pref "${RULE_PRIORITIES[2]}" from "$address" lookup "$TUNNEL_TABLE"
 	done
-	ip -4 rule add pref "${RULE_PRIORITIES[2]}" from "$HOME_ADDRESS" lookup "$TUNNEL_TABLE"
-	ip -4 rule add pref "${RULE_PRIORITIES[3]}" fwmark "$TUNNEL_TABLE" lookup "$TUNNEL_TABLE"
 	# Loose reverse-path filtering: visitors' addresses arrive on the tunnel but are routed elsewhere.
 	sysctl -q -w "net.ipv4.conf.$IFACE.rp_filter=2"
 	mkdir -p "${STATE%/*}"

@@ -9,6 +9,7 @@ readonly KEY_FILE=/etc/wireguard/wg0.key
 readonly PSK_FILE=/etc/wireguard/wg0.psk
 readonly RULESET=/etc/wireguard/wg0-fwd.nft
 readonly TABLE=wgfwd
+readonly TUNNEL_IPV6=yes
 readonly FORWARDING_BEFORE=/etc/wireguard/wg0-ip_forward.before
 readonly SYSCTL_FILE=/etc/sysctl.d/90-home-relay.conf
 
@@ -62,6 +63,7 @@ install_rendered_files() {
 # Managed by home-relay: the VPS forwards visitors' packets into the WireGuard tunnel. Removing home-relay puts
 # back the values it found (kept in /etc/wireguard/wg0-ip_forward.before).
 net.ipv4.ip_forward = 1
+net.ipv6.conf.all.forwarding = 1
 HOME_RELAY_FILE
 	install_file /etc/wireguard/wg0-fwd.nft 0600 <<'HOME_RELAY_FILE'
 #!/usr/sbin/nft -f
@@ -70,33 +72,81 @@ HOME_RELAY_FILE
 table inet wgfwd
 delete table inet wgfwd
 table inet wgfwd {
-	comment "home-relay b613b62926188ffd"
+	comment "home-relay f6d6c1a970df2ad1"
+
+	# Each forward's public ports and its mark (protocol and first port), which the connection then carries:
+	# the counter of an element counts new connections, the forward chain counts packets by mark.
+	map forwards {
+		type inet_proto . inet_service : mark
+		flags interval
+		counter
+		elements = {
+		tcp . 80 : 80,
+		tcp . 443 : 443,
+		tcp . 2222 : 2222,
+		udp . 25565 : 91101
+		}
+	}
+
+	set forward_marks {
+		type mark
+		counter
+		elements = {
+		80,
+		443,
+		2222,
+		91101
+		}
+	}
+
+	# Public port -> home port, where they differ (a shifted range maps port by port).
+	map target_ports {
+		type inet_proto . inet_service : inet_service
+		elements = {
+		tcp . 2222 : 22
+		}
+	}
+
+	set snat_marks {
+		type mark
+		elements = {
+		2222
+		}
+	}
+
 	chain prerouting {
 		type nat hook prerouting priority dstnat; policy accept;
-		iifname != "wg0" fib daddr type local tcp dport 80 dnat ip to 10.66.0.2:80
-		iifname != "wg0" fib daddr type local tcp dport 443 dnat ip to 10.66.0.2:443
-		iifname != "wg0" fib daddr type local tcp dport 2222 dnat ip to 10.66.0.2:22
-		iifname != "wg0" fib daddr type local udp dport 25565 dnat ip to 10.66.0.2:25565
+		iifname "wg0" return
+		fib daddr type != local return
+		ct mark set meta l4proto . th dport map @forwards jump to_home
+	}
+
+	chain to_home {
+		meta l4proto { tcp, udp } meta nfproto ipv4 dnat ip to 10.66.0.2 : meta l4proto . th dport map @target_ports
+		meta nfproto ipv4 dnat ip to 10.66.0.2
+		meta l4proto { tcp, udp } meta nfproto ipv6 dnat ip6 to [fd66:7265:6c61::2] : meta l4proto . th dport map @target_ports
+		meta nfproto ipv6 dnat ip6 to fd66:7265:6c61::2
 	}
 
 	chain forward {
 		type filter hook forward priority filter; policy drop;
+		ct mark @forward_marks
 		# The tunnel carries less than the internet link: clamp TCP segments to the route's MTU, both ways.
 		tcp flags syn tcp option maxseg size set rt mtu
 		ct state established,related accept
-		oifname "wg0" ip daddr 10.66.0.2 ct status dnat accept
+		oifname "wg0" ct status dnat ct mark @forward_marks accept
 	}
 
 	chain postrouting {
 		type nat hook postrouting priority srcnat; policy accept;
-		oifname "wg0" ct status dnat meta l4proto tcp ct original proto-dst 2222 masquerade
+		oifname "wg0" ct mark @snat_marks masquerade
 	}
 }
 HOME_RELAY_FILE
 	install_file /etc/wireguard/wg0.conf 0600 <<'HOME_RELAY_FILE'
 # Managed by home-relay: the next `pulumi up` overwrites changes made here.
 [Interface]
-Address = 10.66.0.1/24
+Address = 10.66.0.1/24, fd66:7265:6c61::1/64
 ListenPort = 51820
 MTU = 1380
 PreUp = nft -f /etc/wireguard/wg0-fwd.nft
@@ -106,7 +156,7 @@ PostDown = nft 'table inet wgfwd; delete table inet wgfwd'
 [Peer]
 # the home server
 PublicKey = WGmv9FBUlzLLqu1eXfmzCm2jHLDldCutWtShp2jxpns=
-AllowedIPs = 10.66.0.2/32
+AllowedIPs = 10.66.0.2/32, fd66:7265:6c61::2/128
 HOME_RELAY_FILE
 }
 
@@ -211,6 +261,14 @@ warn_about_dropping_firewalls() {
 		$1 == "table" { family = $2; name = $3 }
 		$1 == "chain" { chain = $2 }
 		/hook input/ && /policy drop/ && !(family == "inet" && name == ours) { print family, name, chain }')
+}
+
+# When the tunnel carries IPv6, wg-quick gives the interface an IPv6 address: it cannot on a host whose new
+# interfaces start with IPv6 switched off. Said before anything changes.
+require_ipv6() {
+	[ "$TUNNEL_IPV6" = yes ] || return 0
+	[ "$(sysctl -n net.ipv6.conf.default.disable_ipv6 2>/dev/null || echo 1)" = 0 ] ||
+		die "IPv6 is switched off on this host (net.ipv6.conf.default.disable_ipv6 is not 0), but the tunnel carries IPv6 (setting ipv6); switch IPv6 on, or set ipv6: false"
 }
 
 begin() {
@@ -422,6 +480,7 @@ main() {
 	if [ "$ROLE" = vps ]; then wait_for_cloud_init; fi
 	refuse_foreign_config
 	ensure_packages
+	require_ipv6
 	if [ "$ROLE" = home ]; then warn_about_dropping_firewalls; fi
 	begin
 	install_rendered_files

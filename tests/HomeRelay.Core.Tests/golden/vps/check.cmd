@@ -5,11 +5,12 @@ bash -c "$(cat <<'HOME_RELAY_SCRIPT'
 readonly IFACE=wg0
 readonly CONFIG=/etc/wireguard/wg0.conf
 readonly HOME_ADDRESS=10.66.0.2
+readonly HOME_ADDRESS6=fd66:7265:6c61::2
 readonly LISTEN_PORT=51820
 readonly HANDSHAKE_MAX_AGE=180
 readonly TUNNEL_MARK=51821
 readonly PROBE_PAYLOAD=home-relay-probe
-readonly FORWARDS=(tcp/80/80 tcp/443/443 tcp/2222/22 udp/25565/25565)
+readonly FORWARDS=(tcp/80/80/home tcp/443/443/home tcp/2222/22/home-snat udp/25565/25565/home)
 
 # ---- lib.sh
 # home-relay's shared host functions. The renderer puts this file after the settings header (ROLE, IFACE, paths,
@@ -121,26 +122,36 @@ firewall_fix() {
 	echo "the home server's firewall drops it; accept the forwards in the input chain that drops by default (e.g. of table inet filter): iifname \"$IFACE\" ct mark $TUNNEL_MARK accept"
 }
 
-# check_forward PROTO PORT TARGET: one forward; a range is probed at its first port.
+# check_forward PROTO PORT ADDRESS TARGET HOST: one forward, through one of the home's tunnel addresses; a range is
+# probed at its first port. HOST is "home" (or "home-snat") or the LAN host the home server passes the forward on to.
 check_forward() {
-	local proto=$1 port=$2 target=${3%-*} where
-	where="$HOME_ADDRESS:$target"
-	case "$proto/$(probe_"$proto" "$HOME_ADDRESS" "$target")" in
-	tcp/answered) log "ok   tcp/$port answers (home port $target)" ;;
-	tcp/refused) fail "tcp/$port: nothing listens on $where; is the service running, and listening on all addresses of the home server (or on $HOME_ADDRESS)?" ;;
-	udp/reached) log "ok   udp/$port reaches the home server past its firewall (home port $target; UDP services need not answer)" ;;
+	local proto=$1 port=$2 address=$3 target=${4%-*} host=$5 where listener
+	where="$address port $target"
+	if [[ $host == home* ]]; then
+		listener="the service running, and listening on all addresses of the home server (or on $address)"
+	else
+		listener="the service on $host running, and does the home server reach it"
+	fi
+	case "$proto/$(probe_"$proto" "$address" "$target")" in
+	tcp/answered) log "ok   tcp/$port answers at $where" ;;
+	tcp/refused) fail "tcp/$port: nothing listens at $where; is $listener?" ;;
+	udp/reached) log "ok   udp/$port gets past the home server's firewall at $where (UDP services need not answer)" ;;
 	*) fail "$proto/$port: nothing comes back from $where: $(firewall_fix)" ;;
 	esac
 }
 
 main() {
-	local forward proto port target
+	local forward proto port target host address
 	[ "$(id -u)" -eq 0 ] || die "run as root"
 	is_up || die "the tunnel interface $IFACE is not up on the VPS"
 	wait_for_handshake
 	for forward in "${FORWARDS[@]}"; do
-		IFS=/ read -r proto port target <<<"$forward"
-		check_forward "$proto" "$port" "$target"
+		IFS=/ read -r proto port target host <<<"$forward"
+		for address in "$HOME_ADDRESS" ${HOME_ADDRESS6:+"$HOME_ADDRESS6"}; do
+			# A LAN host is IPv4 only: the home server passes on only what reached it over IPv4.
+			[[ $host == home* ]] || [ "$address" = "$HOME_ADDRESS" ] || continue
+			check_forward "$proto" "$port" "$address" "$target" "$host"
+		done
 	done
 	[ "$FAILED" -eq 0 ] || die "some forwards do not get through; see above"
 }

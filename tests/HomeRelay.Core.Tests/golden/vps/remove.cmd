@@ -74,10 +74,12 @@ stop_tunnel() {
 drop_table() { nft "table inet $TABLE; delete table inet $TABLE"; }
 
 drop_rules() {
-	local pref
-	for pref in "${RULE_PRIORITIES[@]}"; do
-		# Each pass removes one rule; the loop ends when none is left at that priority.
-		while ip -4 rule del pref "$pref" 2>/dev/null; do :; done
+	local pref family
+	for family in -4 -6; do
+		for pref in "${RULE_PRIORITIES[@]}"; do
+			# Each pass removes one rule; the loop ends when none is left at that priority.
+			while ip "$family" rule del pref "$pref" 2>/dev/null; do :; done
+		done
 	done
 }
 
@@ -96,10 +98,8 @@ main() {
 	take_lock
 	stop_tunnel
 	drop_table
-	case "$ROLE" in
-	vps) restore_forwarding ;;
-	home) drop_rules ;;
-	esac
+	if [ "$ROLE" = home ]; then drop_rules; fi
+	restore_forwarding
 	# The files, what a killed apply may have left beside them (its staging directory), and the run-time state.
 	rm -rf "${FILES[@]}" "${CONFIG%/*}"/.home-relay-staging.* /run/home-relay
 	log "removed the tunnel"
