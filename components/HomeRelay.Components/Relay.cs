@@ -34,6 +34,7 @@ public sealed class Relay : ComponentResource
     [Output("ipv4Address")]
     public Output<string> Ipv4Address { get; private set; }
 
+    /// <summary>The relay's public IPv6 (the AAAA record's address); empty with <c>ipv6: false</c>.</summary>
     [Output("ipv6Address")]
     public Output<string> Ipv6Address { get; private set; }
 
@@ -72,7 +73,12 @@ public sealed class Relay : ComponentResource
             AdminPublicKey = args.AdminPublicKey,
             UserData = Output.CreateSecret(hostKey.Key.Apply(CloudInit.Render)),
         }, child);
-        var dns = new RelayDns($"{name}-dns", new RelayDnsArgs { Dns = s.Dns, Ipv4Address = Server.Ipv4Address }, child);
+        var dns = new RelayDns($"{name}-dns", new RelayDnsArgs
+        {
+            Dns = s.Dns,
+            Ipv4Address = Server.Ipv4Address,
+            Ipv6Address = s.Ipv6 ? (Input<string>)Server.Ipv6Address : null,
+        }, child);
 
         // Everything rendered from public values only, so the commands' texts are plain, diffable strings.
         var plan = Output.Tuple(Keys.VpsPublicKey, Keys.HomePublicKey, Server.Ipv4Address)
