@@ -90,6 +90,16 @@ public sealed class ResourceGraphTests
             Assert.False(await Output.IsSecretAsync((Output<string>)run.Outputs[key]!), $"{key} is public and should read as such");
         }
     }
+
+    [Fact]
+    public async Task A_forwarded_range_shows_in_the_forwards_output_as_first_dash_last()
+    {
+        var config = ExampleConfig();
+        config["forwards"] = """[{"protocol":"tcp","port":"27015-27030"},{"protocol":"udp","port":27015}]""";
+        var run = await RunAsync(config);
+        Assert.Equal(["tcp://relay.example.com:27015-27030", "udp://relay.example.com:27015"],
+            (await ValueOf((Output<ImmutableArray<string>>)run.Outputs["forwards"]!)).ToArray());
+    }
 }
 
 public sealed class SecretTests
