@@ -34,6 +34,7 @@ public sealed class Relay : ComponentResource
     [Output("ipv4Address")]
     public Output<string> Ipv4Address { get; private set; }
 
+    /// <summary>The relay's public IPv6 (the AAAA record's address); empty with <c>ipv6: false</c>.</summary>
     [Output("ipv6Address")]
     public Output<string> Ipv6Address { get; private set; }
 
@@ -72,7 +73,12 @@ public sealed class Relay : ComponentResource
             AdminPublicKey = args.AdminPublicKey,
             UserData = Output.CreateSecret(hostKey.Key.Apply(CloudInit.Render)),
         }, child);
-        var dns = new RelayDns($"{name}-dns", new RelayDnsArgs { Dns = s.Dns, Ipv4Address = Server.Ipv4Address }, child);
+        var dns = new RelayDns($"{name}-dns", new RelayDnsArgs
+        {
+            Dns = s.Dns,
+            Ipv4Address = Server.Ipv4Address,
+            Ipv6Address = s.Ipv6 ? (Input<string>)Server.Ipv6Address : null,
+        }, child);
 
         // Everything rendered from public values only, so the commands' texts are plain, diffable strings.
         var plan = Output.Tuple(Keys.VpsPublicKey, Keys.HomePublicKey, Server.Ipv4Address)
@@ -115,6 +121,10 @@ public sealed class Relay : ComponentResource
             ApplyCommand = homeBundle.Apply(b => b.ApplyCommand),
             RemoveCommand = homeBundle.Apply(b => b.RemoveCommand),
             Secrets = Output.Tuple(Keys.HomePrivateKey, Keys.PresharedKey).Apply(t => Stdin(t.Item1, t.Item2)),
+            // Moving the home server: a plain update would apply on the new host and leave the tunnel on the old one.
+            // A change of these replaces the peer instead, delete first: the old state's remove runs over the old
+            // state's connection (the old host), then apply runs on the new one.
+            Triggers = { Trigger(s.Home.Host), Trigger(s.Home.SshPort), Trigger(s.Home.User) },
             DependsOn = { VpsPeer.Command },
         }, child);
 
@@ -123,12 +133,14 @@ public sealed class Relay : ComponentResource
             Connection = vpsConnection,
             Create = plan.Apply(HostBundle.CheckCommand),
             AddPreviousOutputInEnv = false,
-            // Check again whenever either peer's configuration changes (hashes keep the state small).
+            // Check again whenever either peer's configuration changes (hashes keep the state small), and whenever a
+            // peer was set up from scratch: a new server, or the home peer's new id after a move of the home server.
             Triggers =
             {
                 Trigger(vpsBundle.Apply(b => Sha256(b.ApplyCommand))),
                 Trigger(homeBundle.Apply(b => Sha256(b.ApplyCommand))),
                 Trigger(Server.ServerId),
+                Trigger(HomePeer.Applied),
             },
         }, new CustomResourceOptions { Parent = this, DependsOn = { VpsPeer.Command, HomePeer.Command }, DeletedWith = Server.Server });
 
@@ -144,6 +156,9 @@ public sealed class Relay : ComponentResource
 
     /// <summary><c>Triggers</c> is an <c>InputList&lt;object&gt;</c>, whose Add overloads are ambiguous for an output.</summary>
     private static Input<object> Trigger(Output<string> value) => value.Apply(object (v) => v);
+
+    /// <summary>A plain value as a trigger (a cast would be a reference conversion, not Input's implicit one).</summary>
+    private static Input<object> Trigger(object value) => Output.Create(value);
 
     private static string Stdin(string privateKey, string presharedKey) =>
         new PeerSecrets(WireGuardKeyPair.FromPrivateKeyBase64(privateKey), PresharedKey.FromBase64(presharedKey)).ToStdin();

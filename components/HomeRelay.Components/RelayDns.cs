@@ -9,11 +9,15 @@ public sealed class RelayDnsArgs
 {
     public required DnsSettings Dns { get; init; }
     public required Input<string> Ipv4Address { get; init; }
+
+    /// <summary>The relay's public IPv6, or null for no AAAA record (<c>ipv6: false</c>).</summary>
+    public Input<string>? Ipv6Address { get; init; }
 }
 
 /// <summary>
-/// The public name: a Cloudflare A record, not proxied (Cloudflare's proxy carries only HTTP(S) and would hide the
-/// visitor's address). No AAAA record until IPv6 is forwarded end to end: one without it breaks every IPv6 visitor.
+/// The public name: a Cloudflare A record and, with the IPv6 front door, an AAAA record beside it, both not proxied
+/// (Cloudflare's proxy carries only HTTP(S) and would hide the visitor's address) and with the same TTL. Without
+/// <c>ipv6</c> there is no AAAA record: one whose address forwards nothing breaks every IPv6 visitor.
 /// </summary>
 public sealed class RelayDns : ComponentResource
 {
@@ -27,19 +31,26 @@ public sealed class RelayDns : ComponentResource
         {
             Filter = new GetZoneFilterInputArgs { Name = args.Dns.Zone, Match = "all" },
         }, new InvokeOptions { Parent = this });
+        var zoneId = zone.Apply(z => z.Id);
 
-        var record = new DnsRecord($"{name}-a", new DnsRecordArgs
+        var record = Record("a", "A", args.Ipv4Address);
+        if (args.Ipv6Address is not null)
         {
-            ZoneId = zone.Apply(z => z.Id),
+            Record("aaaa", "AAAA", args.Ipv6Address);
+        }
+
+        Name = record.Name;
+        RegisterOutputs();
+
+        DnsRecord Record(string role, string type, Input<string> address) => new($"{name}-{role}", new DnsRecordArgs
+        {
+            ZoneId = zoneId,
             Name = args.Dns.Name,
-            Type = "A",
-            Content = args.Ipv4Address,
+            Type = type,
+            Content = address,
             Ttl = args.Dns.Ttl,
             Proxied = false,
             Comment = "home-relay: the VPS in front of the home server",
         }, new CustomResourceOptions { Parent = this });
-
-        Name = record.Name;
-        RegisterOutputs();
     }
 }

@@ -14,17 +14,20 @@ namespace HomeRelay.Components.Tests;
 public sealed class ResourceGraphTests
 {
     [Fact]
-    public async Task One_run_creates_the_server_its_firewall_address_key_dns_record_and_three_commands()
+    public async Task One_run_creates_the_server_its_firewall_key_both_addresses_both_dns_records_and_three_commands()
     {
         var run = await RunAsync();
         run.Single<Server>();
         run.Single<Firewall>();
-        run.Single<PrimaryIp>();
+        run.Named<PrimaryIp>("relay-vps-ipv4");
+        run.Named<PrimaryIp>("relay-vps-ipv6");
+        Assert.Equal(2, run.Resources.OfType<PrimaryIp>().Count());
         run.Single<SshKey>();
-        run.Single<Pulumi.Cloudflare.DnsRecord>();
+        run.Named<Pulumi.Cloudflare.DnsRecord>("relay-dns-a");
+        run.Named<Pulumi.Cloudflare.DnsRecord>("relay-dns-aaaa");
+        Assert.Equal(2, run.Resources.OfType<Pulumi.Cloudflare.DnsRecord>().Count());
         Assert.Equal(3, run.Resources.OfType<Command>().Count());
         Assert.Equal(4, run.Resources.OfType<RandomBytes>().Count()); // two key pairs, the preshared key, the host key
-        Assert.DoesNotContain(run.Mocks.Registered, r => r.Type == "cloudflare:index/dnsRecord:DnsRecord" && (string)r.Inputs["type"] == "AAAA");
     }
 
     [Fact]
@@ -52,11 +55,11 @@ public sealed class ResourceGraphTests
     {
         var run = await RunAsync();
         var server = run.Mocks.Registered.Single(r => r.Type == "hcloud:index/server:Server");
-        var ip = run.Mocks.Registered.Single(r => r.Type == "hcloud:index/primaryIp:PrimaryIp");
-        Assert.Equal(false, ip.Inputs["autoDelete"]);
+        var ip = run.Mocks.Registered.Single(r => r.Name == "relay-vps-ipv4");
+        Assert.Equal(("ipv4", false), ((string)ip.Inputs["type"], ip.Inputs["autoDelete"]));
         Assert.Equal(("cx23", "debian-12", "fsn1"), ((string)server.Inputs["serverType"], (string)server.Inputs["image"], (string)server.Inputs["location"]));
         var net = (ImmutableDictionary<string, object>)Assert.Single((ImmutableArray<object>)server.Inputs["publicNets"]);
-        Assert.Equal(double.Parse(await ValueOf(run.Single<PrimaryIp>().Id)), net["ipv4"]);
+        Assert.Equal(double.Parse(await ValueOf(run.Named<PrimaryIp>("relay-vps-ipv4").Id)), net["ipv4"]);
         Assert.Equal(double.Parse(await ValueOf(run.Single<Firewall>().Id)), Assert.Single((ImmutableArray<object>)server.Inputs["firewallIds"]));
         Assert.Equal(await ValueOf(run.Single<SshKey>().Id), Assert.Single((ImmutableArray<object>)server.Inputs["sshKeys"]));
         Assert.True(run.OptionsOf("relay-vps-server") is CustomResourceOptions { DeleteBeforeReplace: true });
@@ -66,7 +69,7 @@ public sealed class ResourceGraphTests
     public async Task The_dns_record_is_an_unproxied_A_record_for_the_servers_ipv4()
     {
         var run = await RunAsync();
-        var record = run.Mocks.Registered.Single(r => r.Type == "cloudflare:index/dnsRecord:DnsRecord").Inputs;
+        var record = run.Mocks.Registered.Single(r => r.Name == "relay-dns-a").Inputs;
         Assert.Equal(("A", "relay.example.com", RelayMocks.Ipv4, false, 60.0, RelayMocks.ZoneId),
             ((string)record["type"], (string)record["name"], (string)record["content"], (bool)record["proxied"], (double)record["ttl"], (string)record["zoneId"]));
         var lookup = Assert.Single(run.Mocks.Calls);
@@ -86,6 +89,16 @@ public sealed class ResourceGraphTests
         {
             Assert.False(await Output.IsSecretAsync((Output<string>)run.Outputs[key]!), $"{key} is public and should read as such");
         }
+    }
+
+    [Fact]
+    public async Task A_forwarded_range_shows_in_the_forwards_output_as_first_dash_last()
+    {
+        var config = ExampleConfig();
+        config["forwards"] = """[{"protocol":"tcp","port":"27015-27030"},{"protocol":"udp","port":27015}]""";
+        var run = await RunAsync(config);
+        Assert.Equal(["tcp://relay.example.com:27015-27030", "udp://relay.example.com:27015"],
+            (await ValueOf((Output<ImmutableArray<string>>)run.Outputs["forwards"]!)).ToArray());
     }
 }
 

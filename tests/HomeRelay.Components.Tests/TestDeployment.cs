@@ -43,6 +43,13 @@ internal static class TestDeployment
         public TArgs ArgsOf<TArgs>(string name) where TArgs : ResourceArgs => Assert.IsType<TArgs>(Captured[name].Args);
 
         public ResourceOptions OptionsOf(string name) => Captured[name].Options;
+
+        /// <summary>The inputs of the one resource registered under <paramref name="name"/>, as the engine saw them.</summary>
+        public ImmutableDictionary<string, object> InputsOf(string name) => Assert.Single(Mocks.Registered, r => r.Name == name).Inputs;
+
+        /// <summary>The firewall's rules as the engine saw them (protocol, port, sourceIps, ...).</summary>
+        public List<ImmutableDictionary<string, object>> FirewallRules() =>
+            [.. Assert.IsType<ImmutableArray<object>>(InputsOf("relay-vps-firewall")["rules"]).Cast<ImmutableDictionary<string, object>>()];
     }
 
     public static async Task<Run> RunAsync(Dictionary<string, string?>? config = null, RelayMocks? mocks = null, bool preview = false)
