@@ -62,7 +62,7 @@ public sealed class CommandLineTests : IDisposable
     {
         var (code, stdout, stderr) = Render(StackWith());
         Assert.True(code == 0, stderr);
-        Assert.Contains("rendered 4 forward(s)", stdout);
+        Assert.Contains("rendered 7 forward(s)", stdout);
     }
 
     [Fact]

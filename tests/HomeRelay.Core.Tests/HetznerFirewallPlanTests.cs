@@ -25,7 +25,10 @@ public sealed class HetznerFirewallPlanTests
             "tcp 80 from 0.0.0.0/0,::/0",
             "tcp 443 from 0.0.0.0/0,::/0",
             "tcp 2222 from 0.0.0.0/0,::/0",
+            "tcp 8445 from 0.0.0.0/0,::/0",
+            "tcp 27015-27030 from 0.0.0.0/0,::/0",
             "udp 25565 from 0.0.0.0/0,::/0",
+            "udp 27015-27030 from 0.0.0.0/0,::/0",
         ], Summary(HetznerFirewallPlan.For(Examples.DevSettings())));
 
     [Fact]
@@ -65,7 +68,7 @@ public sealed class HetznerFirewallPlanTests
 
     [Fact]
     public void Effective_rules_count_each_source_network_of_each_rule() =>
-        Assert.Equal(2 + 2 + 2 + (4 * 2), HetznerFirewallPlan.For(Examples.DevSettings()).EffectiveRules);
+        Assert.Equal(2 + 2 + 2 + (7 * 2), HetznerFirewallPlan.For(Examples.DevSettings()).EffectiveRules);
 
     [Fact]
     public void Plans_of_the_same_settings_are_equal_rule_by_rule() =>
@@ -84,7 +87,7 @@ public sealed class HetznerFirewallLimitTests
         "[" + string.Join(",", Enumerable.Range(0, count).Select(i => $"\"10.0.{i / 256}.{i % 256}/32\"")) + "]";
 
     /// <summary>The example's other rules (ICMP, WireGuard, four forwards) count 2 each with IPv6 on.</summary>
-    private const int ExampleEffectiveRulesBesidesSsh = 2 * 6;
+    private const int ExampleEffectiveRulesBesidesSsh = 2 * 9;
 
     [Fact]
     public void Forwards_that_need_exactly_the_rule_limit_are_accepted() =>

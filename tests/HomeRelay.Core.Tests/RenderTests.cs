@@ -71,7 +71,8 @@ public sealed class RenderTests
     public void Only_snat_forwards_are_masqueraded()
     {
         var vps = NftRulesets.Vps(Plan).Content;
-        var snat = Plan.Settings.Forwards.Single(f => f.ClientIp == ClientIpMode.Snat);
+        // A LAN target is snat too, but masqueraded by the home server.
+        var snat = Plan.Settings.Forwards.Single(f => f.ClientIp == ClientIpMode.Snat && !f.IsLanTarget);
         Assert.Contains($"set snat_marks {{\n\t\ttype mark\n\t\telements = {{\n\t\t{ForwardMarks.Text(snat)}\n\t\t}}", vps);
         Assert.Equal("\t\toifname \"wg0\" ct mark @snat_marks masquerade", Assert.Single(vps.Split('\n'), l => l.Contains("masquerade")));
     }
@@ -80,8 +81,9 @@ public sealed class RenderTests
     public void Target_ports_are_what_the_home_firewall_opens()
     {
         var home = NftRulesets.Home(Plan).Content;
-        Assert.Contains("elements = {\n\t\ttcp . 22,\n\t\ttcp . 80,\n\t\ttcp . 443,\n\t\tudp . 25565\n\t\t}", home);
-        Assert.Contains("\t\ttcp . 2222 : 22\n", NftRulesets.Vps(Plan).Content);
+        Assert.Contains("elements = {\n\t\ttcp . 22,\n\t\ttcp . 80,\n\t\ttcp . 443,\n\t\ttcp . 445,\n\t\ttcp . 27015-27030,\n"
+            + "\t\tudp . 25565,\n\t\tudp . 27015-27030\n\t\t}", home);
+        Assert.Contains("\t\ttcp . 2222 : 22,\n\t\ttcp . 8445 : 445\n", NftRulesets.Vps(Plan).Content);
     }
 
     [SkippableTheory]

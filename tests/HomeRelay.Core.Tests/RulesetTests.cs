@@ -108,7 +108,7 @@ public sealed class RulesetTests
         var sysctl = Assert.Single(bundle.Files, f => f.Path == HostNames.SysctlPath);
         Assert.Contains("net.ipv4.ip_forward = 1\n", sysctl.Content);
         Assert.Contains($"readonly SYSCTL_FILE={HostNames.SysctlPath}", bundle.ApplyCommand);
-        Assert.DoesNotContain(HostBundle.Home(Examples.Plan()).Files, f => f.Path == HostNames.SysctlPath);
+        Assert.DoesNotContain(HostBundle.Home(PlanWith((K.Forwards, Examples.HomeOnlyForwards))).Files, f => f.Path == HostNames.SysctlPath);
     }
 
     [Fact]

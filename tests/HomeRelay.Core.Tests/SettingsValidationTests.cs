@@ -14,7 +14,7 @@ public sealed class SettingsValidationTests
         Assert.Empty(result.Problems);
         var s = result.SettingsOrThrow();
         Assert.Equal("relay.example.com", s.Dns.Name);
-        Assert.Equal(4, s.Forwards.Length);
+        Assert.Equal(7, s.Forwards.Length);
         Assert.Equal(1380, s.Tunnel.Mtu);
         Assert.Equal("10.66.0.1", s.Tunnel.VpsAddress.ToString());
         Assert.Equal("10.66.0.2", s.Tunnel.HomeAddress.ToString());
@@ -26,7 +26,7 @@ public sealed class SettingsValidationTests
         var s = SettingsReader.Read(Examples.DevWith(
             (K.Location, null), (K.ServerType, null), (K.Image, null), (K.DnsTtl, null), (K.TunnelCidr, null),
             (K.WireGuardPort, null), (K.Mtu, null), (K.Keepalive, null), (K.KeyRotation, null), (K.HomeUser, null),
-            (K.HomeSshPort, null), (K.HomeLan, null))).SettingsOrThrow();
+            (K.HomeSshPort, null), (K.HomeLan, null), (K.Forwards, Examples.HomeOnlyForwards))).SettingsOrThrow();
         Assert.Equal(("fsn1", "cx23", "debian-12", 60), (s.Location, s.ServerType, s.Image, s.Dns.Ttl));
         Assert.Equal(("10.66.0.0/24", 51820, 1380, 25), (s.Tunnel.Cidr.ToString(), s.Tunnel.ListenPort, s.Tunnel.Mtu, s.Tunnel.Keepalive));
         Assert.Equal(("root", 22), (s.Home.User, s.Home.SshPort));

@@ -30,6 +30,12 @@ internal static class Examples
         .. VpsHostKey.ToOpenSshPrivateKey().Split('\n').Where(l => l.Length > 0 && !l.StartsWith("-----")),
     ];
 
+    /// <summary>Forwards to the home server only (the example's first four): for tests that vary homeLan, which the
+    /// example's LAN target needs.</summary>
+    public const string HomeOnlyForwards = """
+        [{"protocol":"tcp","port":80},{"protocol":"tcp","port":443},{"protocol":"tcp","port":2222,"targetPort":22,"clientIp":"snat"},{"protocol":"udp","port":25565}]
+        """;
+
     public static byte[] Seed(byte first) => [.. Enumerable.Range(0, 32).Select(i => (byte)(first + i))];
 
     /// <summary>A settings lookup: the example stack with some keys replaced (null removes a key).</summary>

@@ -1,8 +1,10 @@
 # shellcheck shell=bash disable=SC2034 # variables are shared between the files of the lab
 # The lab's checks. Each returns non-zero and sets REASON when it fails; `check NAME FUNCTION` prints the line.
 
-# expected_peer MODE FAMILY: the address a home service must see a visitor at (FAMILY 4 or 6).
+# expected_peer MODE FAMILY HOST: the address a service must see a visitor at (FAMILY 4 or 6): a LAN target sees
+# the home server's LAN address (it is masqueraded there).
 expected_peer() {
+	[ "${3:-home}" = home ] || { echo "$HOME_LAN" && return; }
 	case "$1/$2" in
 	snat/4) echo "$VPS_TUNNEL" ;;
 	snat/6) echo "$VPS_TUNNEL6" ;;
@@ -11,27 +13,28 @@ expected_peer() {
 	esac
 }
 
-# The address families of the front door: IPv4, and IPv6 unless the stack turns it off.
-families() { if [ "$HOME_TUNNEL6" = - ]; then echo 4; else echo 4 6; fi; }
+# The address families of the front door for a forward to HOST: IPv4, and IPv6 unless the stack turns it off or the
+# forward goes to a LAN host (IPv4 only: nothing translates IPv6 to IPv4).
+families() { if [ "$HOME_TUNNEL6" = - ] || [ "${1:-home}" != home ]; then echo 4; else echo 4 6; fi; }
 
 relay_address() { if [ "$1" = 6 ]; then echo "$VPS_PUBLIC6"; else echo "$VPS_PUBLIC"; fi; }
 
 # forwards_answer [FILE]: from the client, every forward in FILE (default: all of the stack's) reaches its home
 # service over each family, and the service sees the expected address.
 forwards_answer() {
-	local proto port target mode want got bad=() family ok
+	local proto port target mode host want got bad=() family ok
 	: >"$RUN/answering.new"
-	while read -r proto port target mode <&3; do
+	while read -r proto port target mode host <&3; do
 		ok=1
-		for family in $(families); do
-			want=$(expected_peer "$mode" "$family")
+		for family in $(families "$host"); do
+			want=$(expected_peer "$mode" "$family" "$host")
 			if ! got=$(probe client "$proto" "$(relay_address "$family")" "$port" 1); then
 				bad+=("$proto/$port (IPv$family): $got") && ok=0
 			elif [ "$got" != "$want" ]; then
 				bad+=("$proto/$port->$target (IPv$family): the service saw $got, expected $want ($mode)") && ok=0
 			fi
 		done
-		[ "$ok" -eq 0 ] || echo "$proto $port $target $mode" >>"$RUN/answering.new"
+		[ "$ok" -eq 0 ] || echo "$proto $port $target $mode $host" >>"$RUN/answering.new"
 	done 3<"${1:-$RUN/forwards}"
 	[ "${#bad[@]}" -eq 0 ] || fail_because "$(join '; ' "${bad[@]}")"
 }
@@ -61,9 +64,9 @@ check_forwards() {
 	forwards_answer || rc=$?
 	mv "$RUN/answering.new" "$RUN/answering"
 	[ "$rc" -eq 0 ] || return 1
-	local proto port target mode seen=() family
-	while read -r proto port target mode <&3; do
-		for family in $(families); do seen+=("$proto/$port=$(expected_peer "$mode" "$family")"); done
+	local proto port target mode host seen=() family
+	while read -r proto port target mode host <&3; do
+		for family in $(families "$host"); do seen+=("$proto/$port=$(expected_peer "$mode" "$family" "$host")"); done
 	done 3<"$RUN/forwards"
 	NOTE="service saw ${seen[*]}"
 }
@@ -72,9 +75,13 @@ check_forwards() {
 published() { grep -q "^$1 $2 " "$RUN/forwards"; }
 
 check_closed() {
-	local probes=("tcp $CLOSED_PORT" "udp $CLOSED_PORT" "tcp 22") proto port target mode p bad=() got
-	while read -r proto port target mode <&3; do
+	local probes=("tcp $CLOSED_PORT" "udp $CLOSED_PORT" "tcp 22") proto port target mode host p bad=() got
+	while read -r proto port target mode host <&3; do
 		published "$proto" "$target" || probes+=("$proto $target")
+		# A LAN target over IPv6: the VPS must not pass it on (it could reach nothing).
+		if [ "$host" != home ] && [ "$HOME_TUNNEL6" != - ] && got=$(probe client "$proto" "$VPS_PUBLIC6" "$port" 1); then
+			bad+=("$proto/$port (IPv6) to the LAN host $host answers: $got")
+		fi
 	done 3<"$RUN/forwards"
 	mapfile -t probes < <(printf '%s\n' "${probes[@]}" | sort -u)
 	local family relay tunnel
@@ -93,7 +100,8 @@ check_closed() {
 			fi
 		done
 		if in_host vps ping -n -c 1 -W 1 "$tunnel" >/dev/null 2>&1; then bad+=("the home answers ping from the VPS at $tunnel"); fi
-		while read -r proto port target mode <&3; do
+		while read -r proto port target mode host <&3; do
+			[ "$host" = home ] || [ "$tunnel" = "$HOME_TUNNEL" ] || continue
 			got=$(probe vps "$proto" "$tunnel" "$target" 1) || bad+=("$proto/$target does not answer the VPS at $tunnel: $got")
 		done 3<"$RUN/forwards"
 	done
@@ -185,7 +193,7 @@ check_add_port() {
 	grep -q "reloading the firewall table in place" "$LAST_SSH_ERR" || fail_because "vps did not reload in place: $(tail -n 2 "$LAST_SSH_ERR")" || return 1
 	apply home "$RUN/render-plus" || fail_because "apply on home failed" || return 1
 	grep -q "reloading the firewall table in place" "$LAST_SSH_ERR" || fail_because "home did not reload in place: $(tail -n 2 "$LAST_SSH_ERR")" || return 1
-	printf '%s\n' "tcp $CLOSED_PORT $CLOSED_PORT transparent" "udp $CLOSED_PORT $CLOSED_PORT transparent" >"$added"
+	printf '%s\n' "tcp $CLOSED_PORT $CLOSED_PORT transparent home" "udp $CLOSED_PORT $CLOSED_PORT transparent home" >"$added"
 	wait_until 20 forwards_answer "$added" || return 1
 	[ "$(wireguard_go_pids)" = "$pids" ] || fail_because "the tunnel restarted: wireguard-go $pids -> $(wireguard_go_pids)" || return 1
 	apply vps "$RUN/render" || fail_because "apply of the original stack on vps failed" || return 1

@@ -132,10 +132,10 @@ reboot() {
 # The services at home: one per forwarded target port, plus one that is not forwarded (tcp and udp on
 # $CLOSED_PORT). Each answers with the address it sees the peer at.
 home_services() {
-	local specs=() proto port target mode
-	while read -r proto _ target _; do specs+=("$proto:$target"); done <"$RUN/forwards"
+	local specs=()
+	# shellcheck disable=SC2153 # STACK is the run's stack file (tests/lab/run)
+	read -r -a specs < <(/usr/bin/python3 "$LAB_DIR/lib/labnet.py" services "$STACK" home)
 	specs+=("tcp:$CLOSED_PORT" "udp:$CLOSED_PORT")
-	mapfile -t specs < <(printf '%s\n' "${specs[@]}" | sort -u)
 	HOME_SERVICE_STARTS=$((${HOME_SERVICE_STARTS:-0} + 1))
 	local log=$LOGS/services-home.$HOME_SERVICE_STARTS.log
 	local fallbacks=(--fallback "$HOME_TUNNEL")
@@ -144,6 +144,15 @@ home_services() {
 		--udp-reply "$UDP_REPLY" "${specs[@]}"
 	HOME_SERVICES_PID=$SPAWNED
 	wait_until 10 grep -q serving "$log" || die "the home services did not start (see $log)"
+}
+
+# The services of the LAN targets (on the nas), on their target ports.
+nas_services() {
+	local specs=()
+	read -r -a specs < <(/usr/bin/python3 "$LAB_DIR/lib/labnet.py" services "$STACK" "$NAS_ADDR")
+	[ "${#specs[@]}" -gt 0 ] || return 0
+	spawn nas "$LOGS/services-nas.log" /usr/bin/python3 "$LAB_DIR/lib/labnet.py" serve "${specs[@]}"
+	wait_until 10 grep -q serving "$LOGS/services-nas.log" || die "the nas services did not start"
 }
 
 # A service on the internet (in client) that tells the home where its connections come from.

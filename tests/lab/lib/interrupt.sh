@@ -152,7 +152,7 @@ check_interrupted_apply() {
 	cp "$RUN/forwards" "$RUN/forwards.rotated"
 	{
 		cat "$RUN/forwards"
-		printf '%s\n' "tcp $CLOSED_PORT $CLOSED_PORT transparent" "udp $CLOSED_PORT $CLOSED_PORT transparent"
+		printf '%s\n' "tcp $CLOSED_PORT $CLOSED_PORT transparent home" "udp $CLOSED_PORT $CLOSED_PORT transparent home"
 	} >"$RUN/forwards.plus"
 	reference_state "$RUN/render-rotated" rotated || return 1
 	reference_state "$RUN/render-plus" plus || return 1

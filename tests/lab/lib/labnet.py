@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """Small network tools for the home-relay lab (standard library and PyYAML only).
 
-  labnet.py forwards STACK          one line per forward: PROTO PORT TARGET_PORT CLIENT_IP
+  labnet.py forwards STACK          one line per port to probe: PROTO PORT TARGET_PORT CLIENT_IP HOST (HOST is home
+                                    or a LAN target's address; a range gives its first, middle and last port)
+  labnet.py services STACK HOST     the SPECs (tcp:80 udp:53 ...) of the target ports HOST serves
   labnet.py tunnel STACK            VPS_ADDRESS HOME_ADDRESS VPS_ADDRESS6 HOME_ADDRESS6 of the tunnel ("-" without IPv6)
   labnet.py bad-stack IN OUT        IN with errors the core must refuse: forwards[0].port 22, mtu 9000
   labnet.py add-forwards IN OUT PORT   IN with tcp and udp forwards of PORT added (a user adding a port)
@@ -36,11 +38,33 @@ def load_stack(path):
     return config
 
 
-def cmd_forwards(path):
+def port_range(value):
+    first, _, last = str(value).partition("-")
+    return int(first), int(last or first)
+
+
+def stack_forwards(path):
+    """(protocol, first, last, first target port, host, client ip mode) per forward of the stack."""
     for f in load_stack(path).get("home-relay:forwards") or []:
-        port = int(f["port"])
-        target = int(f.get("targetPort") or port)
-        print(f["protocol"].lower(), port, target, (f.get("clientIp") or "transparent").lower())
+        first, last = port_range(f["port"])
+        target, _ = port_range(f.get("targetPort") or f["port"])
+        host = f.get("targetHost") or "home"
+        mode = (f.get("clientIp") or ("transparent" if host == "home" else "snat")).lower()
+        yield f["protocol"].lower(), first, last, target, host, mode
+
+
+def cmd_forwards(path):
+    for proto, first, last, target, host, mode in stack_forwards(path):
+        for port in sorted({first, (first + last) // 2, last}):
+            print(proto, port, target + port - first, mode, host)
+
+
+def cmd_services(path, host):
+    specs = set()
+    for proto, first, last, target, target_host, _ in stack_forwards(path):
+        if target_host == host:
+            specs.update(f"{proto}:{port}" for port in range(target, target + last - first + 1))
+    print(" ".join(sorted(specs)))
 
 
 def cmd_tunnel(path):
@@ -200,6 +224,8 @@ def main(argv):
     cmd, args = argv[1], argv[2:]
     if cmd == "forwards":
         cmd_forwards(*args)
+    elif cmd == "services":
+        cmd_services(*args)
     elif cmd == "tunnel":
         cmd_tunnel(*args)
     elif cmd == "bad-stack":

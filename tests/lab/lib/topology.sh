@@ -5,22 +5,25 @@
 #
 #   client 192.0.2.10 2001:db8:c::10 ── inet (router) ── vps 203.0.113.10 2001:db8:5::1
 #                          │
-#                        cgnat wan 198.51.100.2 2001:db8:d::2 ── lan 100.64.0.1 2001:db8:e::1 ── home 100.64.0.2 2001:db8:e::2
+#                        cgnat wan 198.51.100.2 2001:db8:d::2
+#                          └─ bridge lan 192.168.1.1 2001:db8:e::1 ─┬─ home 192.168.1.20 2001:db8:e::2
+#                                                                   └─ nas  192.168.1.30 (a LAN target)
 #   root ns: hrl-m-vps 198.18.0.1/30 ── vps mgmt0 198.18.0.2;  hrl-m-home 198.18.0.5/30 ── home mgmt0 198.18.0.6
 #
-# IPv4 reaches the home only through the carrier's NAT (masquerade); IPv6 is routed to it (2001:db8:e::/64), as on
-# a DS-Lite line, behind the usual router firewall (only answers get in). The management /30s carry no default
-# route: home reaches the internet only through cgnat.
+# cgnat plays the home router and the carrier's NAT in one: IPv4 reaches the LAN only through its masquerade; IPv6
+# is routed to it (2001:db8:e::/64), as on a DS-Lite line, behind the usual router firewall (only answers get in).
+# The management /30s carry no default route: home reaches the internet only through cgnat.
 
 # Several labs can run on one machine at once (two clones, say): HOME_RELAY_LAB_SLOT (0-9) gives each its own
 # namespace names, root-namespace veths and management addresses. Slot 0 is the plain "hrl".
 readonly LAB_SLOT=${HOME_RELAY_LAB_SLOT:-0}
 [[ $LAB_SLOT =~ ^[0-9]$ ]] || { echo "HOME_RELAY_LAB_SLOT is a digit 0-9" >&2; exit 64; }
 if [ "$LAB_SLOT" = 0 ]; then readonly NS_PREFIX=hrl; else readonly NS_PREFIX=hrl$LAB_SLOT; fi
-readonly NAMESPACES=(inet vps cgnat home client)
+readonly NAMESPACES=(inet vps cgnat home client nas)
 readonly HOSTS=(vps home)
 readonly VPS_PUBLIC=203.0.113.10
-readonly HOME_LAN=100.64.0.2
+readonly HOME_LAN=192.168.1.20
+readonly NAS_ADDR=192.168.1.30
 readonly CLIENT_ADDR=192.0.2.10
 readonly CGNAT_WAN=198.51.100.2
 readonly CGNAT_WAN_NEXT=198.51.100.3
@@ -110,9 +113,18 @@ wire_client() {
 	ns_ip client -6 route add default via 2001:db8:c::1
 }
 
-# The carrier's NAT: lan -> wan masqueraded; nothing from the internet gets in unless it answers a connection.
+# The home router and the carrier's NAT: lan -> wan masqueraded; nothing from the internet gets in unless it answers
+# a connection. The LAN is a bridge, so that more than one host can sit on it.
 wire_cgnat() {
 	ns_create cgnat
+	ns_ip cgnat link add lan type bridge
+	# Where br_netfilter is loaded (Docker loads it), bridged frames would go through the router's forward chain.
+	if in_ns cgnat test -d /proc/sys/net/bridge; then
+		in_ns cgnat sysctl -q -w net.bridge.bridge-nf-call-iptables=0 net.bridge.bridge-nf-call-ip6tables=0
+	fi
+	ns_ip cgnat addr add 192.168.1.1/24 dev lan
+	addr6 cgnat lan 2001:db8:e::1/64
+	ns_ip cgnat link set lan up
 	veth inet to-cgnat 198.51.100.1/24 cgnat wan "$CGNAT_WAN/24"
 	ns_ip cgnat route add default via 198.51.100.1
 	addr6 inet to-cgnat 2001:db8:d::1/64
@@ -147,14 +159,28 @@ wire_vps() {
 	veth - "$NS_PREFIX-m-vps" "${MGMT_PEER[vps]}" vps mgmt0 "${MGMT_ADDR[vps]}/30"
 }
 
+# lan_port NS ADDRESS/PREFIX: NS's eth0 on the home LAN (a port of cgnat's bridge), with its default routes.
+lan_port() {
+	local name=$1
+	cmd ip link add "lan-$name" netns "$(ns cgnat)" type veth peer name eth0 netns "$(ns "$name")"
+	ns_ip cgnat link set "lan-$name" master lan up
+	ns_ip "$name" addr add "$2" dev eth0
+	ns_ip "$name" link set eth0 up
+	ns_ip "$name" route add default via 192.168.1.1
+}
+
 wire_home() {
 	ns_create home
-	veth cgnat lan 100.64.0.1/24 home eth0 "$HOME_LAN/24"
-	ns_ip home route add default via 100.64.0.1
-	addr6 cgnat lan 2001:db8:e::1/64
+	lan_port home "$HOME_LAN/24"
 	addr6 home eth0 "$HOME_NATIVE6/64"
 	ns_ip home -6 route add default via 2001:db8:e::1
 	veth - "$NS_PREFIX-m-home" "${MGMT_PEER[home]}" home mgmt0 "${MGMT_ADDR[home]}/30"
+}
+
+# Another host of the home LAN, which the home server passes a forward on to.
+wire_nas() {
+	ns_create nas
+	lan_port nas "$NAS_ADDR/24"
 }
 
 # The holder: a process in the host's network namespace and in a private mount namespace, where the host's own
@@ -284,6 +310,7 @@ topology_up() {
 	wire_inet
 	wire_client
 	wire_cgnat
+	wire_nas
 	ssh_keys
 	local host
 	for host in "${HOSTS[@]}"; do host_up "$host"; done

@@ -226,6 +226,8 @@ stop_tunnel() {
 	elif is_up; then
 		wg-quick down "$IFACE"
 	fi
+	# A start that failed leaves the unit "failed": back to plain inactive, as before this run.
+	if have_systemd; then systemctl reset-failed "wg-quick@$IFACE" 2>/dev/null || true; fi
 }
 
 converge_runtime() {

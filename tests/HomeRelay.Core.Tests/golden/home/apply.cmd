@@ -10,6 +10,8 @@ readonly PSK_FILE=/etc/wireguard/wg0.psk
 readonly RULESET=/etc/wireguard/wg0-home.nft
 readonly TABLE=wghome
 readonly TUNNEL_IPV6=yes
+readonly FORWARDING_BEFORE=/etc/wireguard/wg0-ip_forward.before
+readonly SYSCTL_FILE=/etc/sysctl.d/90-home-relay.conf
 readonly HOOK=/etc/wireguard/wg0-hook.sh
 readonly TUNNEL_MARK=51821
 
@@ -59,6 +61,11 @@ take_lock() {
 
 # ---- the files this run installs, rendered by home-relay
 install_rendered_files() {
+	install_file /etc/sysctl.d/90-home-relay.conf 0644 <<'HOME_RELAY_FILE'
+# Managed by home-relay: the home server passes forwards on to other hosts of its LAN. Removing home-relay puts
+# back the values it found (kept in /etc/wireguard/wg0-ip_forward.before).
+net.ipv4.ip_forward = 1
+HOME_RELAY_FILE
 	install_file /etc/wireguard/wg0-home.nft 0600 <<'HOME_RELAY_FILE'
 #!/usr/sbin/nft -f
 # Managed by home-relay: table inet wghome lets the VPS reach the forwarded ports, and nothing else, and routes their replies back.
@@ -66,7 +73,7 @@ install_rendered_files() {
 table inet wghome
 delete table inet wghome
 table inet wghome {
-	comment "home-relay b8673103cb0f266e"
+	comment "home-relay 3143bcc98cd9bbb7"
 
 	# The ports the VPS may open connections to: the forwards' target ports, on this host or passed on.
 	set forward_ports {
@@ -76,7 +83,10 @@ table inet wghome {
 		tcp . 22,
 		tcp . 80,
 		tcp . 443,
-		udp . 25565
+		tcp . 445,
+		tcp . 27015-27030,
+		udp . 25565,
+		udp . 27015-27030
 		}
 	}
 
@@ -84,7 +94,24 @@ table inet wghome {
 		type inet_service
 		flags interval
 		elements = {
-		25565
+		25565,
+		27015-27030
+		}
+	}
+
+	# Target ports passed on to other hosts of the LAN.
+	map lan_targets {
+		type inet_proto . inet_service : ipv4_addr
+		flags interval
+		elements = {
+		tcp . 445 : 192.168.1.30
+		}
+	}
+
+	set lan_hosts {
+		type ipv4_addr
+		elements = {
+		192.168.1.30
 		}
 	}
 
@@ -93,6 +120,11 @@ table inet wghome {
 		iifname "wg0" ct state new meta l4proto . th dport @forward_ports ct mark set 51821
 		# Replies from containers, VMs or LAN hosts the service runs on: route them back into the tunnel too.
 		iifname != "wg0" ct mark 51821 meta mark set ct mark
+	}
+
+	chain lan_dnat {
+		type nat hook prerouting priority dstnat; policy accept;
+		iifname "wg0" ct mark 51821 meta nfproto ipv4 dnat ip to meta l4proto . th dport map @lan_targets
 	}
 
 	chain input {
@@ -122,6 +154,12 @@ table inet wghome {
 		# ...where it must leave from the tunnel address the visitor's datagram was sent to.
 		oifname "wg0" udp sport @udp_reply_ports ip saddr != 10.66.0.2 ip saddr set 10.66.0.2
 		oifname "wg0" udp sport @udp_reply_ports ip6 saddr != fd66:7265:6c61::2 ip6 saddr set fd66:7265:6c61::2
+	}
+
+	chain lan_masquerade {
+		type nat hook postrouting priority srcnat; policy accept;
+		# A LAN host would answer through the LAN's own router: it sees this host instead, and answers here.
+		oifname != "wg0" ct mark 51821 ip daddr @lan_hosts masquerade
 	}
 
 	# The deploy check's UDP probe from the VPS (see probe.sh): answered with "port unreachable" after every usual
@@ -475,6 +513,8 @@ stop_tunnel() {
 	elif is_up; then
 		wg-quick down "$IFACE"
 	fi
+	# A start that failed leaves the unit "failed": back to plain inactive, as before this run.
+	if have_systemd; then systemctl reset-failed "wg-quick@$IFACE" 2>/dev/null || true; fi
 }
 
 converge_runtime() {

@@ -72,7 +72,7 @@ HOME_RELAY_FILE
 table inet wgfwd
 delete table inet wgfwd
 table inet wgfwd {
-	comment "home-relay f6d6c1a970df2ad1"
+	comment "home-relay d539e3094b820c74"
 
 	# Each forward's public ports and its mark (protocol and first port), which the connection then carries:
 	# the counter of an element counts new connections, the forward chain counts packets by mark.
@@ -84,7 +84,10 @@ table inet wgfwd {
 		tcp . 80 : 80,
 		tcp . 443 : 443,
 		tcp . 2222 : 2222,
-		udp . 25565 : 91101
+		tcp . 8445 : 8445,
+		tcp . 27015-27030 : 27015,
+		udp . 25565 : 91101,
+		udp . 27015-27030 : 92551
 		}
 	}
 
@@ -95,7 +98,10 @@ table inet wgfwd {
 		80,
 		443,
 		2222,
-		91101
+		8445,
+		27015,
+		91101,
+		92551
 		}
 	}
 
@@ -103,7 +109,8 @@ table inet wgfwd {
 	map target_ports {
 		type inet_proto . inet_service : inet_service
 		elements = {
-		tcp . 2222 : 22
+		tcp . 2222 : 22,
+		tcp . 8445 : 445
 		}
 	}
 
@@ -111,6 +118,14 @@ table inet wgfwd {
 		type mark
 		elements = {
 		2222
+		}
+	}
+
+	# Forwards to IPv4-only hosts of the home LAN: no IPv6 visitor can reach them (nothing translates IPv6 to IPv4).
+	set ipv4_only_marks {
+		type mark
+		elements = {
+		8445
 		}
 	}
 
@@ -122,6 +137,7 @@ table inet wgfwd {
 	}
 
 	chain to_home {
+		meta nfproto ipv6 ct mark @ipv4_only_marks return
 		meta l4proto { tcp, udp } meta nfproto ipv4 dnat ip to 10.66.0.2 : meta l4proto . th dport map @target_ports
 		meta nfproto ipv4 dnat ip to 10.66.0.2
 		meta l4proto { tcp, udp } meta nfproto ipv6 dnat ip6 to [fd66:7265:6c61::2] : meta l4proto . th dport map @target_ports
@@ -388,6 +404,8 @@ stop_tunnel() {
 	elif is_up; then
 		wg-quick down "$IFACE"
 	fi
+	# A start that failed leaves the unit "failed": back to plain inactive, as before this run.
+	if have_systemd; then systemctl reset-failed "wg-quick@$IFACE" 2>/dev/null || true; fi
 }
 
 converge_runtime() {

@@ -10,7 +10,7 @@ readonly LISTEN_PORT=51820
 readonly HANDSHAKE_MAX_AGE=180
 readonly TUNNEL_MARK=51821
 readonly PROBE_PAYLOAD=home-relay-probe
-readonly FORWARDS=(tcp/80/80/home tcp/443/443/home tcp/2222/22/home-snat udp/25565/25565/home)
+readonly FORWARDS=(tcp/80/80/home tcp/443/443/home tcp/2222/22/home-snat tcp/8445/445/192.168.1.30 tcp/27015-27030/27015-27030/home udp/25565/25565/home udp/27015-27030/27015-27030/home)
 
 # ---- lib.sh
 # home-relay's shared host functions. The renderer puts this file after the settings header (ROLE, IFACE, paths,
