@@ -25,7 +25,7 @@ die() {
 }
 
 require_root() {
-	[ "$(id -u)" -eq 0 ] || die "run as root (or as a user with passwordless sudo)"
+	[ "$EUID" -eq 0 ] || die "run as root (or as a user with passwordless sudo)"
 }
 
 have_systemd() { [ -d /run/systemd/system ]; }
@@ -33,11 +33,15 @@ have_systemd() { [ -d /run/systemd/system ]; }
 is_up() { ip link show dev "$IFACE" >/dev/null 2>&1; }
 
 # Every wg0.conf home-relay writes starts with this line; apply and remove leave any other wg0 alone.
-is_ours() { grep -q '^# Managed by home-relay' "$CONFIG"; }
+is_ours() {
+	local first=""
+	read -r first <"$CONFIG" || true
+	[[ $first == "# Managed by home-relay"* ]]
+}
 
 # One apply or remove at a time on a host: a second waits, so neither sees the other's half-done work.
 take_lock() {
-	mkdir -p /run/lock
+	[ -d /run/lock ] || mkdir -p /run/lock
 	exec 9>/run/lock/home-relay.lock
 	flock -w 600 9 || die "another home-relay apply or remove has been running here for 10 minutes"
 }

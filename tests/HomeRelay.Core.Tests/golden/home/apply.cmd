@@ -42,7 +42,7 @@ die() {
 }
 
 require_root() {
-	[ "$(id -u)" -eq 0 ] || die "run as root (or as a user with passwordless sudo)"
+	[ "$EUID" -eq 0 ] || die "run as root (or as a user with passwordless sudo)"
 }
 
 have_systemd() { [ -d /run/systemd/system ]; }
@@ -50,11 +50,15 @@ have_systemd() { [ -d /run/systemd/system ]; }
 is_up() { ip link show dev "$IFACE" >/dev/null 2>&1; }
 
 # Every wg0.conf home-relay writes starts with this line; apply and remove leave any other wg0 alone.
-is_ours() { grep -q '^# Managed by home-relay' "$CONFIG"; }
+is_ours() {
+	local first=""
+	read -r first <"$CONFIG" || true
+	[[ $first == "# Managed by home-relay"* ]]
+}
 
 # One apply or remove at a time on a host: a second waits, so neither sees the other's half-done work.
 take_lock() {
-	mkdir -p /run/lock
+	[ -d /run/lock ] || mkdir -p /run/lock
 	exec 9>/run/lock/home-relay.lock
 	flock -w 600 9 || die "another home-relay apply or remove has been running here for 10 minutes"
 }
@@ -303,13 +307,16 @@ export LC_ALL=C
 umask 077
 
 # The staging directory sits next to the files (a move into place is a rename) and is private (0700): new files
-# wait there, and the files they replace are kept there for a rollback. Every exit removes it.
+# wait there, and the files they replace are kept there for a rollback. Made at the first change (a run that
+# changes nothing makes none); every exit removes it.
 readonly STAGE_PREFIX=.home-relay-staging.
 STAGE=""
+BEGUN=0          # from here on, a failure rolls back
 CHANGED=()       # paths this run replaced or created
 ACTIONS=()       # what this run changed on the running system: tunnel, table, rules, forwarding, unit
 WAS_UP=0
 declare -A FORWARDING_FOUND=()
+declare -A CONF=() # the rendered wg0.conf, KEY -> values (one per line), read once
 
 read_secrets() {
 	local name value
@@ -352,7 +359,10 @@ wait_for_cloud_init() {
 		done
 	fi
 	# Its errors need not be ours (the packages may be there all the same): ensure_packages checks what we need.
-	if ! tr -d ' \t\n' <"$result" | grep -q '"errors":\[\]'; then
+	local text=""
+	read -r -d '' text <"$result" || true
+	text=${text//[[:space:]]/}
+	if [[ $text != *'"errors":[]'* ]]; then
 		log "warning: cloud-init finished with errors (see /var/log/cloud-init.log); going on"
 	fi
 }
@@ -380,7 +390,7 @@ refuse_foreign_config() {
 warn_about_dropping_firewalls() {
 	local family name chain
 	while read -r family name chain; do
-		nft list chain "$family" "$name" "$chain" 2>/dev/null | grep -q "\"$IFACE\"" && continue
+		[[ $(nft list chain "$family" "$name" "$chain" 2>/dev/null) != *"\"$IFACE\""* ]] || continue
 		log "warning: table $family $name, chain $chain drops by default, so it drops the forwarded connections too; add to it: iifname \"$IFACE\" ct mark $TUNNEL_MARK accept"
 	done < <(nft list chains 2>/dev/null | awk -v ours="$TABLE" '
 		$1 == "table" { family = $2; name = $3 }
@@ -391,27 +401,36 @@ warn_about_dropping_firewalls() {
 # When the tunnel carries IPv6, wg-quick gives the interface an IPv6 address: it cannot on a host whose new
 # interfaces start with IPv6 switched off. Said before anything changes.
 require_ipv6() {
+	local off=1
 	[ "$TUNNEL_IPV6" = yes ] || return 0
-	[ "$(sysctl -n net.ipv6.conf.default.disable_ipv6 2>/dev/null || echo 1)" = 0 ] ||
+	read -r off </proc/sys/net/ipv6/conf/default/disable_ipv6 2>/dev/null || true
+	[ "$off" = 0 ] ||
 		die "IPv6 is switched off on this host (net.ipv6.conf.default.disable_ipv6 is not 0), but the tunnel carries IPv6 (setting ipv6); switch IPv6 on, or set ipv6: false"
 }
 
 begin() {
-	install -d -m 0700 "${CONFIG%/*}"
-	STAGE=$(mktemp -d "${CONFIG%/*}/${STAGE_PREFIX}XXXXXX")
+	[ -d "${CONFIG%/*}" ] || install -d -m 0700 "${CONFIG%/*}"
 	if is_up; then WAS_UP=1; fi
+	BEGUN=1
 }
 
-# install_file PATH MODE < content: replaces PATH atomically, and only when bytes or mode differ.
+stage() {
+	[ -n "$STAGE" ] || STAGE=$(mktemp -d "${CONFIG%/*}/${STAGE_PREFIX}XXXXXX")
+}
+
+# install_file PATH MODE < content: replaces PATH atomically, and only when bytes or mode differ. An unchanged file
+# costs one process (stat): a no-change apply is quick.
 install_file() {
-	local path=$1 mode=$2 new
-	new=$(mktemp "$STAGE/new.XXXXXX")
-	cat >"$new"
-	chmod "$mode" "$new"
-	if [ -f "$path" ] && cmp -s "$new" "$path" && [ "$(stat -c %a "$path")" = "${mode#0}" ]; then
-		rm -f "$new"
-		return 0
+	local path=$1 mode=$2 content="" found="" new
+	IFS= read -r -d '' content || true
+	if [ -f "$path" ]; then
+		IFS= read -r -d '' found <"$path" || true
+		if [ "$found" = "$content" ] && [ "$(stat -c %a "$path")" = "${mode#0}" ]; then return 0; fi
 	fi
+	stage
+	new=$(mktemp "$STAGE/new.XXXXXX")
+	printf '%s' "$content" >"$new"
+	chmod "$mode" "$new"
 	if [ -e "$path" ]; then
 		mkdir -p "$STAGE/backup${path%/*}"
 		cp -p "$path" "$STAGE/backup$path"
@@ -429,10 +448,12 @@ install_secret_files() {
 # Forwarding on, now and at boot (the sysctl.d file). The values found before the first apply are kept, in
 # sysctl.conf form, for remove to put back.
 converge_forwarding() {
-	local key
-	while read -r key; do
-		FORWARDING_FOUND[$key]=$(sysctl -n "$key")
-	done < <(awk -F' = ' '/^net\./ { print $1 }' "$SYSCTL_FILE")
+	local key _ value
+	while read -r key _ _; do
+		[[ $key == net.* ]] || continue
+		read -r value <"/proc/sys/${key//.//}"
+		FORWARDING_FOUND[$key]=$value
+	done <"$SYSCTL_FILE"
 	if [ ! -f "$FORWARDING_BEFORE" ]; then
 		for key in "${!FORWARDING_FOUND[@]}"; do printf '%s = %s\n' "$key" "${FORWARDING_FOUND[$key]}"; done >"$FORWARDING_BEFORE"
 		CHANGED+=("$FORWARDING_BEFORE")
@@ -447,36 +468,48 @@ converge_forwarding() {
 	done
 }
 
-# conf KEY: the values of KEY in the rendered wg0.conf, one per line (lists split at their commas).
-conf() {
-	awk -F' = ' -v key="$1" '$1 == key { n = split($2, v, / *, */); for (i = 1; i <= n; i++) print v[i] }' "$CONFIG"
+# read_conf: the rendered wg0.conf into CONF (KEY -> its values, one per line; lists split at their commas).
+read_conf() {
+	local key _ value
+	CONF=()
+	while read -r key _ value; do
+		[[ $key =~ ^[A-Za-z]+$ ]] || continue
+		value=${value//, /$'\n'}
+		CONF[$key]+=${CONF[$key]:+$'\n'}$value
+	done <"$CONFIG"
 }
 
+# sorted WORDS...: the words, one per line, sorted (the order of addresses carries no meaning).
+sorted() { printf '%s\n' "$@" | sort; }
+
 # tunnel_difference: what sets the running tunnel apart from the files, as a reason to restart it; nothing when
-# they agree. Secrets are compared in memory and never printed.
+# they agree. One `wg show dump` holds the keys: they are compared in memory and never printed.
 tunnel_difference() {
-	local peer want got net family
-	peer=$(conf PublicKey)
-	[ "$(wg show "$IFACE" public-key)" = "$(wg pubkey <"$KEY_FILE")" ] || { echo "its private key is not the one in $KEY_FILE" && return; }
-	[ "$(wg show "$IFACE" peers)" = "$peer" ] || { echo "its peer is not the one in $CONFIG" && return; }
-	[ "$(wg show "$IFACE" preshared-keys)" = "$peer"$'\t'"$(<"$PSK_FILE")" ] || { echo "its preshared key is not the one in $PSK_FILE" && return; }
-	want=$(conf AllowedIPs | sort)
-	got=$(wg show "$IFACE" allowed-ips | cut -f2 | tr ' ' '\n' | sort)
-	[ "$got" = "$want" ] || { echo "its allowed addresses are not those in $CONFIG" && return; }
-	want=$(conf PersistentKeepalive)
-	[ "$(wg show "$IFACE" persistent-keepalive | cut -f2)" = "${want:-off}" ] || { echo "its keepalive is not the one in $CONFIG" && return; }
-	want=$(conf ListenPort)
-	[ -z "$want" ] || [ "$(wg show "$IFACE" listen-port)" = "$want" ] || { echo "its port is not the one in $CONFIG" && return; }
-	want=$(conf Endpoint)
-	[ -z "$want" ] || [ "$(wg show "$IFACE" endpoints | cut -f2)" = "$want" ] || { echo "its endpoint is not the one in $CONFIG" && return; }
-	want=$(conf Address | sort)
-	got=$(ip -o addr show dev "$IFACE" scope global | awk '{ print $4 }' | sort)
-	[ "$got" = "$want" ] || { echo "its addresses are not those in $CONFIG" && return; }
-	[ "$(<"/sys/class/net/$IFACE/mtu")" = "$(conf MTU)" ] || { echo "its MTU is not the one in $CONFIG" && return; }
-	want=$(conf Table)
+	local key listen _ peer psk endpoint allowed keepalive mtu want net family file_key="" file_psk=""
+	read_conf
+	{
+		read -r key _ listen _
+		read -r peer psk endpoint allowed _ _ _ keepalive
+	} < <(wg show "$IFACE" dump 2>/dev/null)
+	read -r file_key <"$KEY_FILE" || true
+	read -r file_psk <"$PSK_FILE" || true
+	[ "$key" = "$file_key" ] || { echo "its private key is not the one in $KEY_FILE" && return; }
+	[ "$peer" = "${CONF[PublicKey]}" ] || { echo "its peer is not the one in $CONFIG" && return; }
+	[ "$psk" = "$file_psk" ] || { echo "its preshared key is not the one in $PSK_FILE" && return; }
+	# shellcheck disable=SC2086 # word splitting wanted: lists of addresses
+	[ "$(sorted ${allowed//,/ })" = "$(sorted ${CONF[AllowedIPs]})" ] || { echo "its allowed addresses are not those in $CONFIG" && return; }
+	[ "$keepalive" = "${CONF[PersistentKeepalive]:-off}" ] || { echo "its keepalive is not the one in $CONFIG" && return; }
+	[ -z "${CONF[ListenPort]:-}" ] || [ "$listen" = "${CONF[ListenPort]}" ] || { echo "its port is not the one in $CONFIG" && return; }
+	[ -z "${CONF[Endpoint]:-}" ] || [ "$endpoint" = "${CONF[Endpoint]}" ] || { echo "its endpoint is not the one in $CONFIG" && return; }
+	# shellcheck disable=SC2046,SC2086 # word splitting wanted: lists of addresses
+	[ "$(sorted $(ip -o addr show dev "$IFACE" scope global | awk '{ print $4 }'))" = "$(sorted ${CONF[Address]})" ] ||
+		{ echo "its addresses are not those in $CONFIG" && return; }
+	read -r mtu <"/sys/class/net/$IFACE/mtu"
+	[ "$mtu" = "${CONF[MTU]}" ] || { echo "its MTU is not the one in $CONFIG" && return; }
+	want=${CONF[Table]:-}
 	[ -n "$want" ] || return 0
 	# wg-quick routes the allowed addresses through the tunnel in that table: a route lost since is a reason too.
-	for net in $(conf AllowedIPs); do
+	for net in ${CONF[AllowedIPs]}; do
 		if [[ $net == *:* ]]; then family=-6; else family=-4; fi
 		[ -n "$(ip "$family" route show table "$want" exact "$net" dev "$IFACE")" ] || { echo "its route to $net in table $want is gone" && return; }
 	done
@@ -485,9 +518,13 @@ tunnel_difference() {
 # The loaded firewall table is the file's when it carries the file's comment (the renderer puts a hash of the
 # table there), so a table loaded from an older file, or lost, shows.
 table_is_current() {
-	local id
-	id=$(grep -m 1 -o 'comment "home-relay [0-9a-f]*"' "$RULESET") || return 1
-	nft -t list table inet "$TABLE" 2>/dev/null | grep -qF "$id"
+	local line id=""
+	while IFS= read -r line; do
+		if [[ $line =~ comment\ \"home-relay\ [0-9a-f]+\" ]]; then id=${BASH_REMATCH[0]} && break; fi
+	done <"$RULESET"
+	[ -n "$id" ] || return 1
+	# (No `grep -q` at the end of a pipe: under pipefail, nft cut short by SIGPIPE would fail it.)
+	[[ $(nft -t list table inet "$TABLE" 2>/dev/null) == *"$id"* ]]
 }
 
 restart_tunnel() {
@@ -578,7 +615,7 @@ finish() {
 	# A closed stderr must not stop what follows: writes fail instead (log then turns to the system log).
 	trap '' PIPE
 	trap - EXIT TERM HUP INT
-	if [ "$rc" -ne 0 ] && [ -n "$STAGE" ]; then
+	if [ "$rc" -ne 0 ] && [ "$BEGUN" -eq 1 ]; then
 		log "apply did not complete (status $rc); putting the previous state back"
 		if ! (set -e && rollback); then log "the previous state did not come back completely; run apply again"; fi
 	fi
