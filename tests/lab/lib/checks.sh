@@ -352,3 +352,47 @@ check_home_firewall() {
 	esac
 	[ "$rc" -eq 0 ]
 }
+
+# A stack of 1000 forwards, mostly ranges (issue 11): it renders, both rulesets pass `nft -c` on their hosts, both
+# hosts apply it (times reported: the goal is under 2 s each), a forward from the generated ones answers with the
+# visitor's address over both families, the stack's own forwards still do, a second apply changes nothing; then
+# the original stack goes back.
+check_many_forwards() {
+	local big=$RUN/Pulumi.many.yaml dir=$RUN/render-many host file start took=() again=() port=50000
+	/usr/bin/python3 "$LAB_DIR/lib/labnet.py" many-forwards "$STACK" "$big" 1000
+	render "$big" "$dir" || fail_because "render of 1000 forwards failed: $(head -c 300 "$dir.err")" || return 1
+	for host in "${HOSTS[@]}"; do
+		for file in "$dir/$host/files/etc/wireguard/"*.nft; do
+			in_host "$host" nft -c -f "$file" >>"$LAB_LOG" 2>&1 || fail_because "nft -c refuses $host's ${file##*/}" || return 1
+		done
+	done
+	for host in "${HOSTS[@]}"; do
+		start=$(now_ms)
+		apply "$host" "$dir" || fail_because "apply of 1000 forwards on $host failed: $(tail -n 2 "$LAST_SSH_ERR" | tr '\n' ' ')" || return 1
+		took+=("$host $(elapsed_s "$start") s")
+	done
+	spawn home "$LOGS/services-many.log" /usr/bin/python3 "$LAB_DIR/lib/labnet.py" serve "tcp:$port" "tcp:40401" "udp:40401"
+	local service=$SPAWNED rc=0
+	wait_until 10 grep -q serving "$LOGS/services-many.log" || rc=1
+	printf '%s\n' "tcp $port $port transparent home" "tcp 40401 40401 transparent home" "udp 40401 40401 transparent home" >"$RUN/forwards.many"
+	[ "$rc" -ne 0 ] || wait_until 20 forwards_answer "$RUN/forwards.many" || rc=2
+	kill "$service" 2>/dev/null || true
+	[ "$rc" -ne 0 ] || forwards_answer || rc=3
+	if [ "$rc" -eq 0 ]; then
+		for host in "${HOSTS[@]}"; do
+			start=$(now_ms)
+			apply "$host" "$dir" || rc=4
+			again+=("$host $(elapsed_s "$start") s")
+			[ "$(cat "$LAST_SSH_ERR")" = "home-relay: no change" ] || rc=5
+		done
+	fi
+	back_to "$RUN/render" || return 1
+	case "$rc" in
+	1) fail_because "the service on the generated ports did not start" ;;
+	2) fail_because "a generated forward does not answer: $REASON" ;;
+	3) fail_because "with 1000 forwards, the stack's own forwards do not all answer: $REASON" ;;
+	4 | 5) fail_because "a second apply of 1000 forwards failed or changed something: $(tr '\n' '|' <"$LAST_SSH_ERR")" ;;
+	esac
+	[ "$rc" -eq 0 ] || return 1
+	NOTE="apply.cmd vps $(wc -c <"$dir/vps/apply.cmd") bytes, home $(wc -c <"$dir/home/apply.cmd") bytes; apply ${took[*]} (goal: under 2 s each); no-change apply ${again[*]}; tcp/$port, tcp/40401, udp/40401 answer"
+}

@@ -8,6 +8,8 @@
   labnet.py bad-stack IN OUT        IN with errors the core must refuse: forwards[0].port 22, mtu 9000
   labnet.py add-forwards IN OUT PORT   IN with tcp and udp forwards of PORT added (a user adding a port)
   labnet.py set IN OUT KEY VALUE    IN with home-relay:KEY set to VALUE (a string)
+  labnet.py many-forwards IN OUT N  IN with forwards added up to N in all, mostly ranges of 4 ports (tcp and udp from
+                                    40000, tcp singles from 50000), neighbours so Hetzner's firewall merges them
   labnet.py serve [--fallback ADDR]... [--udp-reply plain|pktinfo] SPEC...
                                     answer each connection/datagram with the peer's address (SPEC: tcp:80, udp:53),
                                     over IPv4 and IPv6
@@ -112,6 +114,21 @@ def family_socket(family, kind):
     if family == socket.AF_INET6:
         s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
     return s
+
+
+def cmd_many_forwards(src, dst, total):
+    import yaml
+
+    with open(src, encoding="utf-8") as f:
+        doc = yaml.safe_load(f)
+    forwards = doc["config"]["home-relay:forwards"]
+    extra = int(total) - len(forwards)
+    ranges, singles = extra * 9 // 20, extra - 2 * (extra * 9 // 20)
+    for proto in ("tcp", "udp"):
+        forwards += [{"protocol": proto, "port": f"{40000 + 4 * i}-{40003 + 4 * i}"} for i in range(ranges)]
+    forwards += [{"protocol": "tcp", "port": 50000 + i} for i in range(singles)]
+    with open(dst, "w", encoding="utf-8") as f:
+        yaml.safe_dump(doc, f, sort_keys=False)
 
 
 def tcp_listener(family, port, fallback):
@@ -234,6 +251,8 @@ def main(argv):
         cmd_add_forwards(*args)
     elif cmd == "set":
         cmd_set(*args)
+    elif cmd == "many-forwards":
+        cmd_many_forwards(*args)
     elif cmd == "serve":
         fallbacks, pktinfo = [], False
         while args and args[0].startswith("--"):
