@@ -82,4 +82,21 @@ public sealed class ApplyScriptTests
         Assert.Contains("ip_forward: 0", result.Stdout);
         Assert.DoesNotContain(Examples.VpsSecrets.KeyPair.PrivateKeyBase64, result.Output);
     }
+
+    [SkippableFact]
+    public void A_first_apply_that_fails_after_wg_quick_loaded_the_table_removes_the_table_too()
+    {
+        var nft = HostTool.Require("nft", "nftables");
+        using var command = new HostTool.TempFile(Vps.ApplyCommand);
+        // wg-quick's PreUp loads the table, then the start fails (say the port is taken): wg-quick's own error path
+        // deletes only the interface, never running PostDown.
+        var result = RunIsolated(
+            "mkdir -p /run/fakebin && printf '#!/bin/sh\\nnft -f /etc/wireguard/wg0-fwd.nft\\necho wg-quick: port taken >&2\\nexit 1\\n' > /run/fakebin/wg-quick"
+            + " && chmod +x /run/fakebin/wg-quick && export PATH=/run/fakebin:$PATH"
+            + $" && trap 'echo tables: $({nft} list tables | tr -s \"\\n\" \" \")' EXIT",
+            command.Path, Examples.VpsSecrets.ToStdin());
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("port taken", result.Stderr);
+        Assert.Contains("tables:\n", result.Stdout); // none left
+    }
 }

@@ -24,7 +24,9 @@ public static class HostScripts
         }
         if (role == HostRole.Home)
         {
-            script.Setting("HOOK", HostNames.HomeHookPath).Setting("TUNNEL_MARK", HostNames.HomeRoutingTable);
+            script.Setting("HOOK", HostNames.HomeHookPath)
+                .Setting("TUNNEL_MARK", HostNames.HomeRoutingTable)
+                .Setting("RULE_PRIORITIES", HostNames.HomeRulePriorities.Cast<object>());
         }
         return script.Part("lib.sh").RenderedFiles(files).Part("apply.sh").ToString();
     }

@@ -306,7 +306,15 @@ rollback() {
 	for action in "${ACTIONS[@]}"; do
 		case "$action" in
 		tunnel)
-			if [ "$WAS_UP" -eq 1 ] && [ -f "$CONFIG" ]; then start_tunnel; else stop_tunnel; fi
+			if [ "$WAS_UP" -eq 1 ] && [ -f "$CONFIG" ]; then
+				start_tunnel
+			else
+				# A start that failed half-way (wg-quick's PreUp loaded the table, then the port was taken, say) leaves
+				# what only its PostDown would remove: remove it, as remove does.
+				stop_tunnel
+				drop_table
+				if [ "$ROLE" = home ]; then drop_rules; fi
+			fi
 			;;
 		table) nft -f "$RULESET" ;;
 		rules) "$HOOK" up ;;

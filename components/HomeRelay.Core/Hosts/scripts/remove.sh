@@ -15,19 +15,6 @@ stop_tunnel() {
 	fi
 }
 
-# Declaring the table first makes the delete succeed even when the table is already gone.
-drop_table() { nft "table inet $TABLE; delete table inet $TABLE"; }
-
-drop_rules() {
-	local pref family
-	for family in -4 -6; do
-		for pref in "${RULE_PRIORITIES[@]}"; do
-			# Each pass removes one rule; the loop ends when none is left at that priority.
-			while ip "$family" rule del pref "$pref" 2>/dev/null; do :; done
-		done
-	done
-}
-
 # The values the first apply found, in sysctl.conf form.
 restore_forwarding() {
 	if [ -f "$FORWARDING_BEFORE" ]; then

@@ -14,6 +14,7 @@ readonly FORWARDING_BEFORE=/etc/wireguard/wg0-ip_forward.before
 readonly SYSCTL_FILE=/etc/sysctl.d/90-home-relay.conf
 readonly HOOK=/etc/wireguard/wg0-hook.sh
 readonly TUNNEL_MARK=51821
+readonly RULE_PRIORITIES=(5180 5181 5182)
 
 # ---- lib.sh
 # home-relay's shared host functions. The renderer puts this file after the settings header (ROLE, IFACE, paths,
@@ -54,6 +55,20 @@ is_ours() {
 	local first=""
 	read -r first <"$CONFIG" || true
 	[[ $first == "# Managed by home-relay"* ]]
+}
+
+# Declaring the table first makes the delete succeed even when the table is already gone.
+drop_table() { nft "table inet $TABLE; delete table inet $TABLE"; }
+
+# The home's policy rules, both families, whoever left them (wg-quick's PostUp, or an apply that failed half-way).
+drop_rules() {
+	local pref family
+	for family in -4 -6; do
+		for pref in "${RULE_PRIORITIES[@]}"; do
+			# Each pass removes one rule; the loop ends when none is left at that priority.
+			while ip "$family" rule del pref "$pref" 2>/dev/null; do :; done
+		done
+	done
 }
 
 # One apply or remove at a time on a host: a second waits, so neither sees the other's half-done work.
@@ -597,7 +612,15 @@ rollback() {
 	for action in "${ACTIONS[@]}"; do
 		case "$action" in
 		tunnel)
-			if [ "$WAS_UP" -eq 1 ] && [ -f "$CONFIG" ]; then start_tunnel; else stop_tunnel; fi
+			if [ "$WAS_UP" -eq 1 ] && [ -f "$CONFIG" ]; then
+				start_tunnel
+			else
+				# A start that failed half-way (wg-quick's PreUp loaded the table, then the port was taken, say) leaves
+				# what only its PostDown would remove: remove it, as remove does.
+				stop_tunnel
+				drop_table
+				if [ "$ROLE" = home ]; then drop_rules; fi
+			fi
 			;;
 		table) nft -f "$RULESET" ;;
 		rules) "$HOOK" up ;;
