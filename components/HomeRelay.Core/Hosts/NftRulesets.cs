@@ -146,6 +146,9 @@ public static class NftRulesets
         text.AppendLine()
             .AppendLine("\tchain output {")
             .AppendLine("\t\ttype route hook output priority mangle; policy accept;")
+            .AppendLine("\t\t# Replies already routed into the tunnel (from the tunnel address) need no mark: a changed mark would route")
+            .AppendLine("\t\t# every one of their packets again.")
+            .AppendLine($"\t\toifname \"{wg}\" accept")
             .AppendLine($"\t\tct mark {mark} meta mark set ct mark");
         if (udpHere.Count > 0)
         {

@@ -92,7 +92,7 @@ HOME_RELAY_FILE
 table inet wghome
 delete table inet wghome
 table inet wghome {
-	comment "home-relay 3143bcc98cd9bbb7"
+	comment "home-relay 53375784d6174cac"
 
 	# The ports the VPS may open connections to: the forwards' target ports, on this host or passed on.
 	set forward_ports {
@@ -162,6 +162,9 @@ table inet wghome {
 
 	chain output {
 		type route hook output priority mangle; policy accept;
+		# Replies already routed into the tunnel (from the tunnel address) need no mark: a changed mark would route
+		# every one of their packets again.
+		oifname "wg0" accept
 		ct mark 51821 meta mark set ct mark
 		# A UDP service on 0.0.0.0 answers from the address its route picks (the LAN's), which conntrack does not
 		# take for a reply: mark it, so the rules route it into the tunnel (LAN destinations stay on the LAN)...
