@@ -4,7 +4,8 @@ using HomeRelay.Core.Settings;
 namespace HomeRelay.Cli;
 
 /// <summary>
-/// <c>validate --stack FILE</c> and <c>render --stack FILE --state DIR --vps-address IP [--home-host HOST] [--home-user USER] --out DIR</c>.
+/// <c>validate --stack FILE</c>, <c>render --stack FILE --state DIR --vps-address IP [--home-host HOST] [--home-user USER] --out DIR</c>
+/// and <c>status --stack FILE --vps-address IP [--json]</c> (prints the remote command of <c>./relay status</c>).
 /// <c>--home-host</c> and <c>--home-user</c> replace those settings of the file (the lab's home is not the stack's) and
 /// are checked like them. Exit codes: 0 done, 2 the settings are invalid (nothing written), 64 wrong usage.
 /// </summary>
@@ -16,6 +17,7 @@ public static class CommandLine
     private const string Help = """
         usage: home-relay-render validate --stack Pulumi.<stack>.yaml [--home-host HOST] [--home-user USER]
                home-relay-render render --stack Pulumi.<stack>.yaml --state DIR --vps-address IP [--home-host HOST] [--home-user USER] --out DIR
+               home-relay-render status --stack Pulumi.<stack>.yaml --vps-address IP [--json]
         """;
 
     /// <summary>The options each command takes; any other is a usage error (a typo would otherwise be ignored).</summary>
@@ -23,7 +25,11 @@ public static class CommandLine
     {
         ["validate"] = ["stack", "home-host", "home-user"],
         ["render"] = ["stack", "state", "vps-address", "home-host", "home-user", "out"],
+        ["status"] = ["stack", "vps-address", "json"],
     };
+
+    /// <summary>Options that take no value.</summary>
+    private static readonly HashSet<string> Flags = new(StringComparer.Ordinal) { "json" };
 
     /// <summary>Options that replace a setting of the stack file.</summary>
     private static readonly Dictionary<string, string> Overrides = new(StringComparer.Ordinal)
@@ -53,6 +59,7 @@ public static class CommandLine
             {
                 "validate" => Validate(options, stdout, stderr),
                 "render" => Render(options, stdout, stderr),
+                "status" => Status(options, stdout, stderr),
                 _ => UsageError($"unknown command '{args[0]}'", stderr),
             });
         }
@@ -93,6 +100,23 @@ public static class CommandLine
         return 0;
     }
 
+    /// <summary>The status command for the VPS, on stdout: what <c>./relay status</c> sends and the lab runs.</summary>
+    private static int Status(Dictionary<string, string> options, TextWriter stdout, TextWriter stderr)
+    {
+        var result = Load(options, stderr, out _);
+        if (result.Settings is null)
+        {
+            return InvalidSettings;
+        }
+        var address = Require(options, "vps-address");
+        if (!System.Net.IPAddress.TryParse(address, out var ip) || ip.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork)
+        {
+            return UsageError($"--vps-address: '{address}' is not an IPv4 address (the stack's ipv4Address output)", stderr);
+        }
+        stdout.Write(HostBundle.StatusCommand(result.Settings, address, options.ContainsKey("json") ? StatusFormat.Json : StatusFormat.Text));
+        return 0;
+    }
+
     /// <summary>Reads and validates the stack file, applying the lab's overrides; prints every problem.</summary>
     private static SettingsReader.Result Load(Dictionary<string, string> options, TextWriter stderr, out string stackPath)
     {
@@ -117,6 +141,11 @@ public static class CommandLine
         while (e.MoveNext())
         {
             var name = e.Current;
+            if (name.StartsWith("--", StringComparison.Ordinal) && known.Contains(name[2..]) && Flags.Contains(name[2..]))
+            {
+                options[name[2..]] = "yes";
+                continue;
+            }
             if (!name.StartsWith("--", StringComparison.Ordinal) || !e.MoveNext())
             {
                 error = $"expected --option value, got '{name}'";

@@ -88,4 +88,39 @@ public sealed class CommandLineTests : IDisposable
         Assert.Equal(CommandLine.Usage, code);
         Assert.Contains("--home-usr", stderr);
     }
+
+    [Fact]
+    public void Status_prints_the_remote_command_of_relay_status()
+    {
+        var (code, stdout, stderr) = Run("status", "--stack", StackWith(), "--vps-address", Examples.VpsEndpoint);
+        Assert.True(code == 0, stderr);
+        Assert.StartsWith("bash -c \"$(cat <<'HOME_RELAY_SCRIPT'\n#!/bin/bash\n# home-relay status (VPS)", stdout);
+        Assert.Contains("readonly OUTPUT=text\n", stdout);
+        Assert.EndsWith("HOME_RELAY_SCRIPT\n)\" home-relay-status\n", stdout);
+    }
+
+    [Fact]
+    public void Status_with_json_renders_the_json_report()
+    {
+        var (code, stdout, stderr) = Run("status", "--stack", StackWith(), "--json", "--vps-address", Examples.VpsEndpoint);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("readonly OUTPUT=json\n", stdout);
+    }
+
+    [Fact]
+    public void Status_refuses_an_address_that_is_not_ipv4_as_a_usage_error()
+    {
+        var (code, stdout, stderr) = Run("status", "--stack", StackWith(), "--vps-address", "relay.example.com");
+        Assert.Equal(CommandLine.Usage, code);
+        Assert.Empty(stdout);
+        Assert.Contains("--vps-address: 'relay.example.com' is not an IPv4 address", stderr);
+    }
+
+    [Fact]
+    public void Status_refuses_invalid_settings_printing_nothing()
+    {
+        var (code, stdout, _) = Run("status", "--stack", StackWith("  home-relay:mtuu: 1280\n"), "--vps-address", Examples.VpsEndpoint);
+        Assert.Equal(CommandLine.InvalidSettings, code);
+        Assert.Empty(stdout);
+    }
 }

@@ -22,6 +22,7 @@ public sealed class RenderTests
         ["vps/apply.cmd"] = Vps.ApplyCommand,
         ["vps/remove.cmd"] = Vps.RemoveCommand,
         ["vps/check.cmd"] = HostBundle.CheckCommand(Plan),
+        ["vps/status.cmd"] = HostBundle.StatusCommand(Plan.Settings, Examples.VpsEndpoint, StatusFormat.Text),
         ["home/wg0.conf"] = WireGuardConfigs.Home(Plan).Content,
         ["home/wg0-home.nft"] = NftRulesets.Home(Plan).Content,
         ["home/wg0-hook.sh"] = HomeHook.Render(Plan).Content,
@@ -29,7 +30,7 @@ public sealed class RenderTests
         ["home/remove.cmd"] = Home.RemoveCommand,
     };
 
-    public static TheoryData<string> ScriptNames() => ["vps/apply.cmd", "vps/remove.cmd", "vps/check.cmd", "home/apply.cmd", "home/remove.cmd"];
+    public static TheoryData<string> ScriptNames() => ["vps/apply.cmd", "vps/remove.cmd", "vps/check.cmd", "vps/status.cmd", "home/apply.cmd", "home/remove.cmd"];
 
     [Theory]
     [MemberData(nameof(PublicArtifactNames))]

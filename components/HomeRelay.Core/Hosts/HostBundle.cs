@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using HomeRelay.Core.Settings;
 
 namespace HomeRelay.Core.Hosts;
 
@@ -31,4 +32,8 @@ public sealed record HostBundle(HostRole Role, ImmutableArray<HostFile> Files, s
     /// <summary>The deployment check, run on the VPS once both peers are configured.</summary>
     public static string CheckCommand(RelayPlan plan) =>
         HostScripts.AsRemoteCommand(HostScripts.Check(plan), "home-relay-check", sudo: false);
+
+    /// <summary><c>./relay status</c>, run on the VPS as root: needs the settings and the relay's public IPv4, no key.</summary>
+    public static string StatusCommand(RelaySettings settings, string relayAddress, StatusFormat format) =>
+        HostScripts.AsRemoteCommand(HostScripts.Status(settings, relayAddress, format), "home-relay-status", sudo: false);
 }

@@ -4,7 +4,8 @@ namespace HomeRelay.Core.Hosts;
 
 /// <summary>
 /// The scripts run on each host: <c>apply</c> (install or update the tunnel; secrets on stdin), <c>remove</c> (leave
-/// the host as it was) and <c>check</c> (on the VPS: handshake and forwards). Their logic is the bash files of
+/// the host as it was), <c>check</c> (on the VPS: handshake and forwards) and <c>status</c> (on the VPS, read-only:
+/// what <c>./relay status</c> reports). Their logic is the bash files of
 /// <c>Hosts/scripts/</c>; this class only gives each its settings and, for apply, the files to install, so the
 /// script text is exactly what a preview diff shows.
 /// </summary>
@@ -56,21 +57,53 @@ public static class HostScripts
             .Setting("HANDSHAKE_MAX_AGE", HostNames.HandshakeMaxAgeSeconds)
             .Setting("TUNNEL_MARK", HostNames.HomeRoutingTable)
             .Setting("PROBE_PAYLOAD", NftRulesets.ProbePayload)
-            .Setting("FORWARDS", ForwardList(plan))
+            .Setting("FORWARDS", ForwardList(plan.Settings))
             .Part("lib.sh")
             .Part("probe.sh")
             .Part("check.sh")
             .ToString();
 
     /// <summary>
+    /// Run on the VPS by <c>./relay status</c>: reads the tunnel, each forward's counters and what the DNS name resolves
+    /// to, probes each forward, and prints a report (or one JSON document) ending in a verdict; exits 0 ok, 1 degraded,
+    /// 2 down, 3 could not tell. Read-only, and rendered from settings alone (no key): <paramref name="relayAddress"/>
+    /// is the VPS's public IPv4, the A record's address.
+    /// </summary>
+    public static string Status(RelaySettings settings, string relayAddress, StatusFormat format)
+    {
+        if (!System.Net.IPAddress.TryParse(relayAddress, out var address) || address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork)
+        {
+            throw new ArgumentException($"The relay's address '{relayAddress}' is not an IPv4 address.", nameof(relayAddress));
+        }
+        return new BashScript("home-relay status (VPS): is the relay working right now, and what is it carrying? Read-only.\n"
+                + "Rendered by home-relay from components/HomeRelay.Core/Hosts/scripts/: these settings, then the files below.")
+            .Setting("IFACE", HostNames.Interface)
+            .Setting("TABLE", HostNames.VpsTable)
+            .Setting("OUTPUT", format == StatusFormat.Json ? "json" : "text")
+            .Setting("RELAY_ADDRESS", address)
+            .Setting("DNS_NAME", settings.Dns.Name)
+            .Setting("HOME_ADDRESS", settings.Tunnel.HomeAddress)
+            .Setting("HOME_ADDRESS6", settings.Tunnel.HomeAddress6?.ToString() ?? "")
+            .Setting("HANDSHAKE_MAX_AGE", HostNames.HandshakeMaxAgeSeconds)
+            .Setting("PROBE_PAYLOAD", NftRulesets.ProbePayload)
+            .Setting("FORWARDS", ForwardList(settings))
+            .Setting("FORWARD_MARKS", Sorted(settings).Select(f => (object)ForwardMarks.Of(f)))
+            .Part("lib.sh")
+            .Part("probe.sh")
+            .Part("status.sh")
+            .ToString();
+    }
+
+    /// <summary>
     /// Each forward as <c>PROTO/PORT/TARGET_PORT/TARGET</c> for the scripts that look at forwards from the VPS: ports
     /// may be ranges; TARGET is <c>home</c> or <c>home-snat</c> (the home server, the visitor's address kept or not),
     /// or the LAN host the home server passes the forward on to. Short: a stack may hold a thousand of them.
     /// </summary>
-    private static IEnumerable<object> ForwardList(RelayPlan plan) => plan.Settings.Forwards
-        .OrderBy(f => f.Protocol).ThenBy(f => f.Port)
+    private static IEnumerable<object> ForwardList(RelaySettings settings) => Sorted(settings)
         .Select(f => (object)string.Join('/', f.ProtocolName, f.Port, f.TargetPort,
             f.TargetHost?.ToString() ?? (f.ClientIp == ClientIpMode.Snat ? "home-snat" : "home")));
+
+    private static IEnumerable<Forward> Sorted(RelaySettings settings) => settings.Forwards.OrderBy(f => f.Protocol).ThenBy(f => f.Port);
 
     /// <summary>
     /// The command string a remote command sends: the login shell hands the quoted here-document to bash, so the
@@ -106,3 +139,6 @@ public static class HostScripts
         ? [HostNames.ConfigPath, HostNames.PrivateKeyPath, HostNames.PresharedKeyPath, HostNames.VpsRulesetPath, HostNames.SysctlPath, HostNames.ForwardingBeforePath]
         : [HostNames.ConfigPath, HostNames.PrivateKeyPath, HostNames.PresharedKeyPath, HostNames.HomeRulesetPath, HostNames.HomeHookPath, HostNames.SysctlPath, HostNames.ForwardingBeforePath];
 }
+
+/// <summary>What the status script prints: a report for people, or one JSON document for scripts and dashboards.</summary>
+public enum StatusFormat { Text, Json }

@@ -205,6 +205,8 @@ holder_start() {
 		# that booted (apply waits for it, and "not run" would make it wait its full 900 s).
 		echo "{\"v1\": {\"datasource\": null, \"init\": {\"errors\": [], \"start\": 1, \"finished\": 2}}}" >/run/cloud-init/status.json
 		echo "{\"v1\": {\"datasource\": null, \"errors\": []}}" >/run/cloud-init/result.json
+		# A hosts file of the host'"'"'s own, where the lab made one (the VPS: its DNS name, see lib/status.sh).
+		if [ -f "$1/etc-hosts" ]; then mount --bind "$1/etc-hosts" /etc/hosts; fi
 		: >"$1/ready"
 		exec tail --pid="$2" -f /dev/null' holder "$dir" "$$" "$host" </dev/null >>"$LOGS/holder-$host.log" 2>&1 &
 	echo "$!" >"$RUN/$host.holder"

@@ -1,0 +1,462 @@
+bash -c "$(cat <<'HOME_RELAY_SCRIPT'
+#!/bin/bash
+# home-relay status (VPS): is the relay working right now, and what is it carrying? Read-only.
+# Rendered by home-relay from components/HomeRelay.Core/Hosts/scripts/: these settings, then the files below.
+readonly IFACE=wg0
+readonly TABLE=wgfwd
+readonly OUTPUT=text
+readonly RELAY_ADDRESS=203.0.113.10
+readonly DNS_NAME=relay.example.com
+readonly HOME_ADDRESS=10.66.0.2
+readonly HOME_ADDRESS6=fd66:7265:6c61::2
+readonly HANDSHAKE_MAX_AGE=180
+readonly PROBE_PAYLOAD=home-relay-probe
+readonly FORWARDS=(tcp/80/80/home tcp/443/443/home tcp/2222/22/home-snat udp/25565/25565/home)
+readonly FORWARD_MARKS=(80 443 2222 91101)
+
+# ---- lib.sh
+# home-relay's shared host functions. The renderer puts this file after the settings header (ROLE, IFACE, paths,
+# tables; see HostScripts.cs) and before the script it serves, so every function here may read those settings.
+# shellcheck shell=bash
+
+# Where log lines go: the operator's stderr while it is there; once the connection is gone (a closed laptop, a lost
+# line), the system log (`journalctl -t home-relay`), so that a rollback is neither stopped nor left untold.
+LOG_TO=stderr
+
+log() {
+	if [ "$LOG_TO" = stderr ] && printf 'home-relay: %s\n' "$*" >&2 2>/dev/null; then return 0; fi
+	[ "$LOG_TO" != stderr ] || lose_stderr
+	logger -t home-relay -- "$*" 2>/dev/null || true
+}
+
+# The operator's end is gone: every later write (ours and the tools') goes to /dev/null instead of failing.
+lose_stderr() {
+	LOG_TO=syslog
+	exec 1>/dev/null 2>/dev/null
+}
+
+die() {
+	log "error: $*"
+	exit 1
+}
+
+require_root() {
+	[ "$(id -u)" -eq 0 ] || die "run as root (or as a user with passwordless sudo)"
+}
+
+have_systemd() { [ -d /run/systemd/system ]; }
+
+is_up() { ip link show dev "$IFACE" >/dev/null 2>&1; }
+
+# Every wg0.conf home-relay writes starts with this line; apply and remove leave any other wg0 alone.
+is_ours() { grep -q '^# Managed by home-relay' "$CONFIG"; }
+
+# One apply or remove at a time on a host: a second waits, so neither sees the other's half-done work.
+take_lock() {
+	mkdir -p /run/lock
+	exec 9>/run/lock/home-relay.lock
+	flock -w 600 9 || die "another home-relay apply or remove has been running here for 10 minutes"
+}
+
+# ---- probe.sh
+# home-relay's probes from the VPS through the tunnel to the home server, shared by check and status. The renderer
+# puts the settings (PROBE_PAYLOAD among them) and lib.sh in front of this.
+# shellcheck shell=bash
+
+# probe_tcp ADDRESS PORT: prints answered (something listens), refused (the host answered: nothing listens there) or
+# silent (no answer at all: a firewall drops the connection, or the host is gone).
+probe_tcp() {
+	local out
+	# shellcheck disable=SC2016 # expanded by the inner bash
+	if out=$(timeout 4 bash -c 'exec 3<>"/dev/tcp/$1/$2"' probe "$1" "$2" 2>&1); then
+		echo answered
+	elif [[ $out == *refused* ]]; then
+		echo refused
+	else
+		echo silent
+	fi
+}
+
+# probe_udp ADDRESS PORT: prints reached or silent. The home's table answers the PROBE_PAYLOAD datagram from the VPS's
+# tunnel address with ICMP "port unreachable", in a chain after every usual filter chain: an answer proves that
+# datagrams to that port get past the home's firewall, whether or not the service would answer (it never sees it).
+probe_udp() {
+	local out
+	# shellcheck disable=SC2016 # expanded by the inner bash
+	out=$(timeout 4 bash -c 'exec 3<>"/dev/udp/$1/$2" && printf %s "$3" >&3 && read -r -t 3 -u 3 _' probe "$1" "$2" "$PROBE_PAYLOAD" 2>&1) || true
+	if [[ $out == *refused* ]]; then echo reached; else echo silent; fi
+}
+
+# ---- status.sh
+# home-relay status, run on the VPS by `./relay status` (and the lab): is the relay working right now, and what is it
+# carrying? It only reads: the tunnel (`wg show`), each forward's counters (the forwards map and the forward_marks set
+# of the VPS's table), a probe of each forward through the tunnel (probe.sh), and what DNS_NAME resolves to here.
+# It prints a report (OUTPUT=text) or one JSON document (OUTPUT=json) that ends in a verdict, and exits to match:
+# 0 ok, 1 degraded (a forward does not answer, or DNS_NAME does not resolve to RELAY_ADDRESS alone), 2 down (no
+# tunnel, no handshake for HANDSHAKE_MAX_AGE s, or the home answers no probe at all), 3 could not tell.
+# The renderer puts the settings (FORWARDS, with FORWARD_MARKS in the same order), lib.sh and probe.sh in front of this.
+# shellcheck shell=bash
+set -Eeuo pipefail
+export LC_ALL=C
+
+readonly EXIT_OK=0 EXIT_DEGRADED=1 EXIT_DOWN=2 EXIT_UNKNOWN=3
+# Probes wait up to 4 s for an answer: this many run at once, so a home that is off costs seconds, not minutes.
+readonly PROBES_AT_ONCE=16
+
+# The exit status is the verdict's, set last thing in main: whatever stops the script before (an unexpected failure
+# among them) leaves it unknown (3), never a "degraded" (1) by accident.
+EXIT_STATUS=$EXIT_UNKNOWN
+trap 'exit "$EXIT_STATUS"' EXIT
+trap 'log "error: status failed (line $LINENO)"' ERR
+
+TUNNEL_UP=false
+HANDSHAKE_AGE=""   # seconds; empty: no handshake since the tunnel came up
+HOME_ENDPOINT=""   # where the home's packets come from now (its CGNAT address and port)
+BYTES_TO_HOME=""
+BYTES_FROM_HOME=""
+declare -A CONNECTIONS=() PACKETS=() BYTES=() # by mark; absent when the table is not loaded
+PROBE4=()          # by forward: answered, refused, silent (tcp) or reached, silent (udp); empty when not probed
+PROBE6=()          # the same at the home's IPv6 tunnel address; empty when not probed there
+DNS_ADDRESSES=()
+DNS_OK=false
+VERDICT=""
+REASONS=()
+
+read_tunnel() {
+	local latest
+	is_up || return 0
+	TUNNEL_UP=true
+	# One peer: the home server.
+	latest=$(wg show "$IFACE" latest-handshakes | awk 'NR == 1 {print $2}')
+	if [[ $latest =~ ^[0-9]+$ ]] && [ "$latest" -gt 0 ]; then
+		HANDSHAKE_AGE=$(($(date +%s) - latest))
+		[ "$HANDSHAKE_AGE" -ge 0 ] || HANDSHAKE_AGE=0
+	fi
+	HOME_ENDPOINT=$(wg show "$IFACE" endpoints | awk 'NR == 1 && $2 != "(none)" {print $2}')
+	read -r BYTES_FROM_HOME BYTES_TO_HOME < <(wg show "$IFACE" transfer | awk 'NR == 1 {print $2, $3}') || true
+}
+
+# element_counters map|set: "MARK PACKETS BYTES" per element of nft's listing of the forwards map (MARK is its value)
+# or of the forward_marks set (MARK is the element), marks in decimal.
+element_counters() {
+	awk -v kind="$1" '
+		{ text = text " " $0 }
+		END {
+			start = index(text, "elements = {")
+			if (start == 0) exit
+			text = substr(text, start + 12)
+			sub(/[}].*/, "", text)
+			n = split(text, elements, ",")
+			for (i = 1; i <= n; i++) {
+				k = split(elements[i], w, " ")
+				packets = ""; bytes = ""
+				for (j = 1; j < k; j++) {
+					if (w[j] == "packets") packets = w[j + 1]
+					if (w[j] == "bytes") bytes = w[j + 1]
+				}
+				mark = (kind == "map") ? w[k] : w[1]
+				print mark, packets, bytes
+			}
+		}' | while read -r mark packets bytes; do
+		[[ $mark =~ ^(0x[0-9a-fA-F]+|[0-9]+)$ ]] || continue
+		if [[ $mark == 0x* ]]; then mark=$((mark)); else mark=$((10#$mark)); fi
+		echo "$mark $packets $bytes"
+	done
+}
+
+# The map's element counters see a connection's first packet only (NAT chains): new connections. The set's, in the
+# forward chain, see every packet of the forward's connections, both ways. Both start at 0 when the table is loaded.
+read_counters() {
+	local mark packets bytes
+	while read -r mark packets bytes; do
+		CONNECTIONS[$mark]=$packets
+	done < <({ nft list map inet "$TABLE" forwards 2>/dev/null || true; } | element_counters map)
+	while read -r mark packets bytes; do
+		PACKETS[$mark]=$packets
+		BYTES[$mark]=$bytes
+	done < <({ nft list set inet "$TABLE" forward_marks 2>/dev/null || true; } | element_counters set)
+}
+
+read_dns() {
+	local address
+	while read -r address _; do
+		DNS_ADDRESSES+=("$address")
+	done < <({ timeout 10 getent ahostsv4 "$DNS_NAME" 2>/dev/null || true; } | sort -u -k1,1)
+	if [ "${#DNS_ADDRESSES[@]}" -eq 1 ] && [ "${DNS_ADDRESSES[0]}" = "$RELAY_ADDRESS" ]; then DNS_OK=true; fi
+}
+
+probe_one() { printf '%s %s %s\n' "$1" "$2" "$(probe_"$3" "$4" "$5")"; }
+
+# Every forward at the home's IPv4 tunnel address, and at its IPv6 one when the tunnel carries IPv6 and the home
+# server itself is the target (a LAN host is IPv4 only); a range at its first port. "FORWARD FAMILY RESULT" lines.
+probe_all() {
+	local i proto target host running=0
+	for i in "${!FORWARDS[@]}"; do
+		IFS=/ read -r proto _ target host <<<"${FORWARDS[i]}"
+		# shellcheck disable=SC2153 # a setting, like HOME_ADDRESS6
+		probe_one "$i" 4 "$proto" "$HOME_ADDRESS" "${target%-*}" &
+		running=$((running + 1))
+		if [ -n "$HOME_ADDRESS6" ] && [[ $host == home* ]]; then
+			probe_one "$i" 6 "$proto" "$HOME_ADDRESS6" "${target%-*}" &
+			running=$((running + 1))
+		fi
+		while [ "$running" -ge "$PROBES_AT_ONCE" ]; do
+			wait -n || true
+			running=$((running - 1))
+		done
+	done
+	wait
+}
+
+run_probes() {
+	local i family result
+	while read -r i family result; do
+		if [ "$family" = 4 ]; then PROBE4[i]=$result; else PROBE6[i]=$result; fi
+	done < <(probe_all)
+}
+
+gets_through() { [ "$1" = answered ] || [ "$1" = reached ]; }
+
+# answers I: every address forward I was probed at answered (TCP) or let the datagram through (UDP).
+answers() {
+	[ -n "${PROBE4[$1]:-}" ] && gets_through "${PROBE4[$1]}" && { [ -z "${PROBE6[$1]:-}" ] || gets_through "${PROBE6[$1]}"; }
+}
+
+# The home answered some probe: a TCP answer or refusal, or a datagram let through.
+home_heard() {
+	local i
+	for i in "${!FORWARDS[@]}"; do
+		[ "${PROBE4[i]:-silent}" = silent ] || return 0
+		[ "${PROBE6[i]:-silent}" = silent ] || return 0
+	done
+	return 1
+}
+
+word() {
+	case "$1" in
+	answered) echo answers ;;
+	reached) echo "gets through" ;;
+	'') echo - ;;
+	*) echo "$1" ;;
+	esac
+}
+
+# state I: what the probes of forward I found, e.g. "answers", "refused", "IPv4 answers, IPv6 silent".
+state() {
+	local p4=${PROBE4[$1]:-} p6=${PROBE6[$1]:-}
+	if [ -z "$p6" ] || [ "$p6" = "$p4" ]; then word "$p4"; else echo "IPv4 $(word "$p4"), IPv6 $(word "$p6")"; fi
+}
+
+name_of() {
+	local proto port
+	IFS=/ read -r proto port _ <<<"${FORWARDS[$1]}"
+	echo "$proto/$port"
+}
+
+judge() {
+	local i down=() degraded=()
+	if [ "$TUNNEL_UP" != true ]; then
+		down+=("the tunnel interface $IFACE is not up on the VPS")
+	elif [ -z "$HANDSHAKE_AGE" ]; then
+		down+=("no WireGuard handshake with the home server since the tunnel came up")
+	elif [ "$HANDSHAKE_AGE" -gt "$HANDSHAKE_MAX_AGE" ]; then
+		down+=("no WireGuard handshake with the home server for $HANDSHAKE_AGE s")
+	elif ! home_heard; then
+		down+=("the home server answers no probe (powered off, or something there drops every forward)")
+	else
+		for i in "${!FORWARDS[@]}"; do
+			answers "$i" || degraded+=("$(name_of "$i") $(state "$i")")
+		done
+	fi
+	if [ "$DNS_OK" != true ]; then
+		if [ "${#DNS_ADDRESSES[@]}" -eq 0 ]; then
+			degraded+=("$DNS_NAME does not resolve (seen from the VPS)")
+		else
+			degraded+=("$DNS_NAME resolves to ${DNS_ADDRESSES[*]}, not to $RELAY_ADDRESS alone")
+		fi
+	fi
+	if [ "${#down[@]}" -gt 0 ]; then
+		VERDICT=down REASONS=("${down[@]}")
+	elif [ "${#degraded[@]}" -gt 0 ]; then
+		VERDICT=degraded REASONS=("${degraded[@]}")
+	else
+		VERDICT=ok REASONS=()
+	fi
+}
+
+# The last line: "ok", or "degraded: REASON; REASON...", or "down: REASON...".
+verdict_line() {
+	local line=$VERDICT reason sep=": "
+	for reason in "${REASONS[@]}"; do
+		line+=$sep$reason
+		sep="; "
+	done
+	echo "$line"
+}
+
+# human_bytes N: 1.5 KiB, 20.3 MiB; "-" when unknown.
+human_bytes() {
+	local n=${1:-} unit=0 units=(B KiB MiB GiB TiB PiB)
+	if [ -z "$n" ]; then echo -; return; fi
+	if [ "$n" -lt 1024 ]; then echo "$n B"; return; fi
+	n=$((n * 10))
+	while [ "$n" -ge 10240 ] && [ "$unit" -lt 5 ]; do
+		n=$((n / 1024))
+		unit=$((unit + 1))
+	done
+	echo "$((n / 10)).$((n % 10)) ${units[unit]}"
+}
+
+print_text() {
+	local i proto port target host mark to
+	if [ "$DNS_OK" = true ]; then
+		printf 'relay     %s; %s resolves to it (seen from the VPS)\n' "$RELAY_ADDRESS" "$DNS_NAME"
+	elif [ "${#DNS_ADDRESSES[@]}" -eq 0 ]; then
+		printf 'relay     %s; %s does not resolve (seen from the VPS)\n' "$RELAY_ADDRESS" "$DNS_NAME"
+	else
+		printf 'relay     %s; %s resolves to %s (seen from the VPS)\n' "$RELAY_ADDRESS" "$DNS_NAME" "${DNS_ADDRESSES[*]}"
+	fi
+	if [ "$TUNNEL_UP" != true ]; then
+		printf 'tunnel    %s is not up\n' "$IFACE"
+	else
+		printf 'tunnel    %s up; %s; home at %s; %s to home, %s from home\n' "$IFACE" \
+			"$(if [ -n "$HANDSHAKE_AGE" ]; then echo "last handshake $HANDSHAKE_AGE s ago"; else echo "no handshake yet"; fi)" \
+			"${HOME_ENDPOINT:-(not known)}" "$(human_bytes "$BYTES_TO_HOME")" "$(human_bytes "$BYTES_FROM_HOME")"
+	fi
+	printf 'forwards  counted since the tunnel came up or the forwards last changed\n'
+	printf '  %-16s %-24s %-14s %11s %9s %10s\n' forward target now connections packets bytes
+	for i in "${!FORWARDS[@]}"; do
+		IFS=/ read -r proto port target host <<<"${FORWARDS[i]}"
+		mark=${FORWARD_MARKS[i]}
+		case "$host" in
+		home) to="home:$target" ;;
+		home-snat) to="home:$target (snat)" ;;
+		*) to="$host:$target" ;;
+		esac
+		printf '  %-16s %-24s %-14s %11s %9s %10s\n' "$proto/$port" "$to" "$(state "$i")" \
+			"${CONNECTIONS[$mark]:--}" "${PACKETS[$mark]:--}" "$(human_bytes "${BYTES[$mark]:-}")"
+	done
+	verdict_line
+}
+
+# json_string VALUE: sets J to VALUE as a JSON string, every character that needs it escaped.
+json_string() {
+	local s=$1 out="" c i
+	s=${s//\\/\\\\}
+	s=${s//\"/\\\"}
+	s=${s//$'\n'/\\n}
+	s=${s//$'\r'/\\r}
+	s=${s//$'\t'/\\t}
+	if [[ $s == *[[:cntrl:]]* ]]; then
+		for ((i = 0; i < ${#s}; i++)); do
+			c=${s:i:1}
+			if [[ $c == [[:cntrl:]] ]]; then printf -v c '\\u%04x' "'$c"; fi
+			out+=$c
+		done
+		s=$out
+	fi
+	J="\"$s\""
+}
+
+# json_text_or_null VALUE: J is VALUE as a JSON string, or null when empty.
+json_text_or_null() { if [ -n "$1" ]; then json_string "$1"; else J=null; fi; }
+
+# json_number VALUE: J is VALUE when it is a whole number, else null.
+json_number() { if [[ $1 =~ ^(0|[1-9][0-9]*)$ ]]; then J=$1; else J=null; fi; }
+
+# json_strings VALUE...: J is a JSON array of strings.
+json_strings() {
+	local list="" item
+	for item in "$@"; do
+		json_string "$item"
+		list+="${list:+, }$J"
+	done
+	J="[$list]"
+}
+
+print_json() {
+	local i proto port target host mark first last tfirst tlast target_host client_ip fields sep=""
+	printf '{\n'
+	json_string "$VERDICT"
+	printf '  "verdict": %s,\n' "$J"
+	json_strings "${REASONS[@]}"
+	printf '  "reasons": %s,\n' "$J"
+	json_string "$CHECKED_AT"
+	printf '  "checkedAt": %s,\n' "$J"
+	json_string "$RELAY_ADDRESS"
+	fields="\"address\": $J"
+	json_string "$DNS_NAME"
+	fields+=", \"dnsName\": $J"
+	json_strings "${DNS_ADDRESSES[@]}"
+	fields+=", \"dnsAddresses\": $J, \"dnsResolvesToRelay\": $DNS_OK"
+	printf '  "relay": {%s},\n' "$fields"
+	json_string "$IFACE"
+	fields="\"interface\": $J, \"up\": $TUNNEL_UP"
+	json_number "$HANDSHAKE_AGE"
+	fields+=", \"handshakeAgeSeconds\": $J"
+	json_text_or_null "$HOME_ENDPOINT"
+	fields+=", \"homeEndpoint\": $J"
+	json_number "$BYTES_TO_HOME"
+	fields+=", \"bytesToHome\": $J"
+	json_number "$BYTES_FROM_HOME"
+	fields+=", \"bytesFromHome\": $J"
+	printf '  "tunnel": {%s},\n' "$fields"
+	printf '  "forwards": ['
+	for i in "${!FORWARDS[@]}"; do
+		IFS=/ read -r proto port target host <<<"${FORWARDS[i]}"
+		mark=${FORWARD_MARKS[i]}
+		first=${port%-*} last=${port#*-} tfirst=${target%-*} tlast=${target#*-}
+		case "$host" in
+		home) target_host=home client_ip=transparent ;;
+		home-snat) target_host=home client_ip=snat ;;
+		*) target_host=$host client_ip=snat ;;
+		esac
+		json_string "$proto"
+		fields="\"protocol\": $J, \"port\": $first, \"portLast\": $last, \"targetPort\": $tfirst, \"targetPortLast\": $tlast"
+		json_string "$target_host"
+		fields+=", \"target\": $J"
+		json_string "$client_ip"
+		fields+=", \"clientIp\": $J, \"mark\": $mark"
+		json_number "${CONNECTIONS[$mark]:-}"
+		fields+=", \"newConnections\": $J"
+		json_number "${PACKETS[$mark]:-}"
+		fields+=", \"packets\": $J"
+		json_number "${BYTES[$mark]:-}"
+		fields+=", \"bytes\": $J"
+		json_text_or_null "${PROBE4[i]:-}"
+		fields+=", \"probe\": $J"
+		json_text_or_null "${PROBE6[i]:-}"
+		fields+=", \"probe6\": $J"
+		if answers "$i"; then fields+=", \"answers\": true"; else fields+=", \"answers\": false"; fi
+		printf '%s\n    {%s}' "$sep" "$fields"
+		sep=,
+	done
+	printf '\n  ]\n}\n'
+}
+
+main() {
+	[ "$(id -u)" -eq 0 ] || { log "error: run as root (wg and nft need it)"; exit "$EXIT_UNKNOWN"; }
+	[ "${#FORWARDS[@]}" -eq "${#FORWARD_MARKS[@]}" ] || { log "error: FORWARDS and FORWARD_MARKS differ in length"; exit "$EXIT_UNKNOWN"; }
+	CHECKED_AT=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+	read_tunnel
+	read_counters
+	read_dns
+	# Probes only through a tunnel that works: through a dead one they would only wait.
+	if [ "$TUNNEL_UP" = true ] && [ -n "$HANDSHAKE_AGE" ] && [ "$HANDSHAKE_AGE" -le "$HANDSHAKE_MAX_AGE" ]; then
+		run_probes
+	fi
+	judge
+	case "$OUTPUT" in
+	json) print_json ;;
+	*) print_text ;;
+	esac
+	case "$VERDICT" in
+	ok) EXIT_STATUS=$EXIT_OK ;;
+	degraded) EXIT_STATUS=$EXIT_DEGRADED ;;
+	*) EXIT_STATUS=$EXIT_DOWN ;;
+	esac
+}
+
+main "$@"
+HOME_RELAY_SCRIPT
+)" home-relay-status
