@@ -29,9 +29,9 @@ public sealed class StatusScriptTests
         public bool TableLoaded { get; init; } = true;
     }
 
-    private static RelaySettings Settings(string? forwards = null) => forwards is null
-        ? Examples.DevSettings()
-        : SettingsCheck.AssertValid(SettingsCheck.ReadWith((SettingKeys.Forwards, forwards)));
+    /// <summary>The example stack with its four forwards to the home server (the fake VPS answers on those ports).</summary>
+    private static RelaySettings Settings(string? forwards = null) =>
+        SettingsCheck.AssertValid(SettingsCheck.ReadWith((SettingKeys.Forwards, forwards ?? Examples.HomeOnlyForwards)));
 
     /// <summary>The example's four forwards, plus a UDP range passed on to a LAN host.</summary>
     private static RelaySettings WithLanRange() => Settings("""

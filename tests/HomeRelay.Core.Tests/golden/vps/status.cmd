@@ -11,8 +11,8 @@ readonly HOME_ADDRESS=10.66.0.2
 readonly HOME_ADDRESS6=fd66:7265:6c61::2
 readonly HANDSHAKE_MAX_AGE=180
 readonly PROBE_PAYLOAD=home-relay-probe
-readonly FORWARDS=(tcp/80/80/home tcp/443/443/home tcp/2222/22/home-snat udp/25565/25565/home)
-readonly FORWARD_MARKS=(80 443 2222 91101)
+readonly FORWARDS=(tcp/80/80/home tcp/443/443/home tcp/2222/22/home-snat tcp/8445/445/192.168.1.30 tcp/27015-27030/27015-27030/home udp/25565/25565/home udp/27015-27030/27015-27030/home)
+readonly FORWARD_MARKS=(80 443 2222 8445 27015 91101 92551)
 
 # ---- lib.sh
 # home-relay's shared host functions. The renderer puts this file after the settings header (ROLE, IFACE, paths,
@@ -41,7 +41,7 @@ die() {
 }
 
 require_root() {
-	[ "$(id -u)" -eq 0 ] || die "run as root (or as a user with passwordless sudo)"
+	[ "$EUID" -eq 0 ] || die "run as root (or as a user with passwordless sudo)"
 }
 
 have_systemd() { [ -d /run/systemd/system ]; }
@@ -49,11 +49,29 @@ have_systemd() { [ -d /run/systemd/system ]; }
 is_up() { ip link show dev "$IFACE" >/dev/null 2>&1; }
 
 # Every wg0.conf home-relay writes starts with this line; apply and remove leave any other wg0 alone.
-is_ours() { grep -q '^# Managed by home-relay' "$CONFIG"; }
+is_ours() {
+	local first=""
+	read -r first <"$CONFIG" || true
+	[[ $first == "# Managed by home-relay"* ]]
+}
+
+# Declaring the table first makes the delete succeed even when the table is already gone.
+drop_table() { nft "table inet $TABLE; delete table inet $TABLE"; }
+
+# The home's policy rules, both families, whoever left them (wg-quick's PostUp, or an apply that failed half-way).
+drop_rules() {
+	local pref family
+	for family in -4 -6; do
+		for pref in "${RULE_PRIORITIES[@]}"; do
+			# Each pass removes one rule; the loop ends when none is left at that priority.
+			while ip "$family" rule del pref "$pref" 2>/dev/null; do :; done
+		done
+	done
+}
 
 # One apply or remove at a time on a host: a second waits, so neither sees the other's half-done work.
 take_lock() {
-	mkdir -p /run/lock
+	[ -d /run/lock ] || mkdir -p /run/lock
 	exec 9>/run/lock/home-relay.lock
 	flock -w 600 9 || die "another home-relay apply or remove has been running here for 10 minutes"
 }
