@@ -13,6 +13,8 @@ public static class HomeHook
             .Setting("TUNNEL_TABLE", HostNames.HomeRoutingTable)
             .Setting("RULE_PRIORITIES", HostNames.HomeRulePriorities.Cast<object>())
             .Setting("HOME_ADDRESSES", new object?[] { plan.Tunnel.HomeAddress, plan.Tunnel.HomeAddress6 }.OfType<object>())
+            .Setting("VPS_ADDRESS", plan.Tunnel.VpsAddress)
+            .Setting("HEARTBEAT", plan.Tunnel.Keepalive)
             .Part("hook.sh");
         return new HostFile(HostNames.HomeHookPath, "0700", script.ToString());
     }

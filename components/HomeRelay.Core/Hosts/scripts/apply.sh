@@ -112,7 +112,7 @@ warn_about_dropping_firewalls() {
 require_ipv6() {
 	local off=1
 	[ "$TUNNEL_IPV6" = yes ] || return 0
-	read -r off </proc/sys/net/ipv6/conf/default/disable_ipv6 2>/dev/null || true
+	read -r off 2>/dev/null </proc/sys/net/ipv6/conf/default/disable_ipv6 || true
 	[ "$off" = 0 ] ||
 		die "IPv6 is switched off on this host (net.ipv6.conf.default.disable_ipv6 is not 0), but the tunnel carries IPv6 (setting ipv6); switch IPv6 on, or set ipv6: false"
 }

@@ -23,6 +23,7 @@ restore_forwarding() {
 }
 
 main() {
+	local pid=""
 	require_root
 	if [ -f "$CONFIG" ] && ! is_ours; then
 		die "$CONFIG was not written by home-relay; leaving this host alone"
@@ -32,6 +33,8 @@ main() {
 	drop_table
 	if [ "$ROLE" = home ]; then drop_rules; fi
 	restore_forwarding
+	# A heartbeat whose hook never ran `down` (the tunnel was killed, say) goes too.
+	if [ "$ROLE" = home ] && read -r pid 2>/dev/null </run/home-relay/heartbeat.pid; then kill "$pid" 2>/dev/null || true; fi
 	# The files, what a killed apply may have left beside them (its staging directory), and the run-time state.
 	rm -rf "${FILES[@]}" "${CONFIG%/*}"/.home-relay-staging.* /run/home-relay
 	log "removed the tunnel"

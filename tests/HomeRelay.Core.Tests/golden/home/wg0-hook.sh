@@ -5,15 +5,20 @@ readonly IFACE=wg0
 readonly TUNNEL_TABLE=51821
 readonly RULE_PRIORITIES=(5180 5181 5182)
 readonly HOME_ADDRESSES=(10.66.0.2 fd66:7265:6c61::2)
+readonly VPS_ADDRESS=10.66.0.1
+readonly HEARTBEAT=25
 
 # ---- hook.sh
-# home-relay's policy-routing hook on the home server (installed as /etc/wireguard/wg0-hook.sh, run by wg-quick after
-# up and before down, and by apply). Sends replies to tunnel connections back through the tunnel (table
-# TUNNEL_TABLE) while the home's own traffic keeps its default route. Three rules per address family, however many
-# forwards there are: the firewall table marks what belongs to the tunnel, and these rules route by that mark.
-#   up     puts its rules in place (deleting what it owns first, so running it twice leaves one copy of each)
-#   down   removes them
-#   check  succeeds when the rules in place are the ones the last `up` of this very file put there
+# home-relay's hook on the home server (installed as /etc/wireguard/wg0-hook.sh, run by wg-quick after up and before
+# down, and by apply). Its policy rules send replies to tunnel connections back through the tunnel (table
+# TUNNEL_TABLE) while the home's own traffic keeps its default route: three rules per address family, however many
+# forwards there are (the firewall table marks what belongs to the tunnel, and these rules route by that mark). Its
+# heartbeat notices a VPS that lost the tunnel's session.
+#   up     puts its rules in place (deleting what it owns first, so running it twice leaves one copy of each) and
+#          starts the heartbeat
+#   down   removes them and stops it
+#   check  succeeds when the rules in place are the ones the last `up` of this very file put there, and the
+#          heartbeat runs
 # The renderer puts its settings in front of this.
 # shellcheck shell=bash
 set -euo pipefail
@@ -22,6 +27,7 @@ export LC_ALL=C
 # What `up` left: a hash of this file and the rules it made. A later change of either (a new file not run yet,
 # a rule flushed by hand) makes `check` fail. In /run: a reboot clears it, and wg-quick's `up` at boot writes it again.
 readonly STATE=/run/home-relay/hook.state
+readonly HEARTBEAT_PID=/run/home-relay/heartbeat.pid
 
 family_of() { if [[ $1 == *:* ]]; then echo -6; else echo -4; fi; }
 
@@ -49,6 +55,29 @@ current() {
 	sysctl -n "net.ipv4.conf.$IFACE.rp_filter" 2>/dev/null || echo "no $IFACE"
 }
 
+heartbeat_running() {
+	local pid=""
+	read -r pid 2>/dev/null <"$HEARTBEAT_PID" && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+}
+
+heartbeat_stop() {
+	local pid=""
+	if read -r pid 2>/dev/null <"$HEARTBEAT_PID" && [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi
+	rm -f "$HEARTBEAT_PID"
+}
+
+# A datagram into the tunnel every HEARTBEAT seconds, to the VPS's discard port: the VPS answers (port unreachable).
+# WireGuard's own keepalives never notice a VPS that lost the session (a reboot, a replaced server): the home would
+# shake hands again only when its keys age out, minutes later, and the forwards would stay dead meanwhile. Data
+# that gets no answer for 15 s makes it shake hands at once. It runs in the tunnel's own service (wg-quick@wg0).
+heartbeat_start() {
+	heartbeat_stop
+	# shellcheck disable=SC2016 # expanded by the heartbeat's own shell
+	setsid bash -c 'while sleep "$1"; do printf . 2>/dev/null >"/dev/udp/$2/9" || true; done' heartbeat "$HEARTBEAT" "$VPS_ADDRESS" \
+		</dev/null >/dev/null 2>&1 &
+	echo "$!" >"$HEARTBEAT_PID"
+}
+
 up() {
 	local address family
 	del_rules
@@ -64,16 +93,18 @@ up() {
 	# Loose reverse-path filtering: visitors' addresses arrive on the tunnel but are routed elsewhere.
 	sysctl -q -w "net.ipv4.conf.$IFACE.rp_filter=2"
 	mkdir -p "${STATE%/*}"
+	heartbeat_start
 	current >"$STATE"
 }
 
 down() {
+	heartbeat_stop
 	del_rules
 	rm -f "$STATE"
 }
 
 check() {
-	[ -f "$STATE" ] && [ "$(current)" = "$(<"$STATE")" ]
+	[ -f "$STATE" ] && [ "$(current)" = "$(<"$STATE")" ] && heartbeat_running
 }
 
 case "${1:-}" in
