@@ -99,4 +99,20 @@ public sealed class ApplyScriptTests
         Assert.Contains("port taken", result.Stderr);
         Assert.Contains("tables:\n", result.Stdout); // none left
     }
+
+    [SkippableFact]
+    public void A_tunnel_that_starts_without_listening_on_the_wireguard_port_fails_the_apply()
+    {
+        HostTool.Require("nft", "nftables");
+        HostTool.Require("ss", "iproute2");
+        using var command = new HostTool.TempFile(Vps.ApplyCommand);
+        // wireguard-go only logs when another program holds the port, and wg-quick succeeds: nothing listens.
+        var result = RunIsolated(
+            "mkdir -p /run/fakebin && printf '#!/bin/sh\\nexit 0\\n' > /run/fakebin/wg-quick"
+            + " && chmod +x /run/fakebin/wg-quick && export PATH=/run/fakebin:$PATH",
+            command.Path, Examples.VpsSecrets.ToStdin());
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("nothing listens on UDP 51820 after the tunnel started", result.Stderr);
+        Assert.Contains("putting the previous state back", result.Stderr);
+    }
 }

@@ -579,6 +579,18 @@ table_is_current() {
 restart_tunnel() {
 	ACTIONS+=(tunnel)
 	start_tunnel
+	require_listening
+}
+
+# The VPS's port must really be WireGuard's: wireguard-go binds when the link goes up and, when another program holds
+# the port, only logs it, leaving a tunnel that never hears from home.
+require_listening() {
+	local port
+	read_conf
+	port=${CONF[ListenPort]:-}
+	[ -n "$port" ] || return 0
+	[ -n "$(ss -Hlun "sport = :$port")" ] ||
+		die "nothing listens on UDP $port after the tunnel started: is another program using it? (setting wireguardPort)"
 }
 
 # The lock's descriptor must not reach the daemon that wg-quick starts (wireguard-go): it would hold the lock forever.
