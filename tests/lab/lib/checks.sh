@@ -115,7 +115,7 @@ ms_to_s() { printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)); }
 check_reboot() {
 	local host=$1 start took
 	start=$(now_ms)
-	reboot "$host"
+	reboot "$host" || return 1
 	wait_until 240 recovered || fail_because "not recovered 240 s after the reboot: $REASON" || return 1
 	took=$(($(now_ms) - start))
 	NOTE="forwards answer $(ms_to_s "$took") s after power-on$(broken_from_start)"
@@ -187,7 +187,16 @@ check_remove() {
 	NOTE="both hosts as before the first apply"
 }
 
-host_files_listing() { find "$RUN/hosts" -type f -printf '%P %m %s %T@\n' | sort; }
+# host_files_listing: every file on the hosts' disks (a booted machine's configuration: its journal and logs change
+# by themselves).
+host_files_listing() {
+	local host dir
+	for host in "${HOSTS[@]}"; do
+		dir=$(host_disk "$host")
+		[ "$DRIVER" != machine ] || dir=$dir/etc
+		find "$dir" -type f -printf "$host %P %m %s %T@\n"
+	done | sort
+}
 
 check_bad_input() {
 	local seq=$SSH_SEQ before rc=0 err=$RUN/render-bad.err
@@ -224,7 +233,8 @@ leaks() {
 	[ -n "$files" ] || return 0
 	while read -r file; do
 		case "$file" in
-		"$RUN"/hosts/*/etc-wireguard/wg0.key | "$RUN"/hosts/*/etc-wireguard/wg0.psk)
+		"$RUN"/hosts/*/etc-wireguard/wg0.key | "$RUN"/hosts/*/etc-wireguard/wg0.psk | \
+			"$RUN"/hosts/*/upper/etc/wireguard/wg0.key | "$RUN"/hosts/*/upper/etc/wireguard/wg0.psk)
 			[ "$(stat -c %a "$file")" = 600 ] || echo "$file (mode $(stat -c %a "$file"))"
 			;;
 		*) echo "$file" ;;
@@ -243,14 +253,14 @@ machine_leaks() {
 # A host's private /run (its TMPDIR, wireguard-go's socket dir), seen only from inside its mount namespace.
 host_run_leaks() {
 	local rc=0 found
-	found=$(in_host "$1" timeout 60 grep -rlsF -D skip -f "$STATE/secrets.pattern" /run) || rc=$?
+	found=$(in_host "$1" timeout 60 grep -rlsF -D skip -f - /run <"$STATE/secrets.pattern") || rc=$?
 	[ "$rc" -ne 124 ] || echo "($1:/run: the search timed out)"
 	[ -z "$found" ] || printf '%s\n' "$found" | sed "s|^|$1:|"
 }
 
 # While the tunnel is installed: the keys are on the hosts only in their 0600 key files.
 scan_hosts_installed() {
-	HOST_LEAKS=$(leaks "$RUN/hosts")
+	HOST_LEAKS=$(leaks "$(host_disk vps)" "$(host_disk home)")
 }
 
 check_no_secrets() {
@@ -259,7 +269,7 @@ check_no_secrets() {
 	# What the operator side keeps besides the state and apply.stdin: logs, outputs, rendered public files.
 	mapfile -t rendered < <(find "$RUN"/render* -type f ! -name apply.stdin ! -name cloud-init.yaml)
 	found=$(
-		leaks "$LOGS" "$LAB_LOG" "$RUN/snapshots" "${rendered[@]}" "$RUN/hosts"
+		leaks "$LOGS" "$LAB_LOG" "$RUN/snapshots" "${rendered[@]}" "$(host_disk vps)" "$(host_disk home)"
 		machine_leaks /tmp /var/tmp /run /etc
 		host_run_leaks vps
 		host_run_leaks home

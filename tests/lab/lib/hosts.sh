@@ -15,9 +15,9 @@ host_ssh() {
 	base=$(printf '%s/ssh/%03d-%s-%s' "$LOGS" "$SSH_SEQ" "$host" "$label")
 	LAST_SSH_OUT=$base.out
 	LAST_SSH_ERR=$base.err
-	timeout 180 ssh -F "$RUN/ssh/config" "root@$host" "$command" <"$input" >"$base.out" 2>"$base.err" || rc=$?
-	printf '+ ssh root@%s (%s, %d bytes) < %s -> exit %d, %s.{out,err}\n' \
-		"$host" "$label" "${#command}" "${input#"$RUN"/}" "$rc" "${base#"$RUN"/}" >>"$LAB_LOG"
+	timeout 180 ssh -F "$RUN/ssh/config" "$host" "$command" <"$input" >"$base.out" 2>"$base.err" || rc=$?
+	printf '+ ssh %s@%s (%s, %d bytes) < %s -> exit %d, %s.{out,err}\n' \
+		"$(host_user "$host")" "$host" "$label" "${#command}" "${input#"$RUN"/}" "$rc" "${base#"$RUN"/}" >>"$LAB_LOG"
 	return "$rc"
 }
 
@@ -62,7 +62,8 @@ deploy() {
 # `wg showconf` are masked remotely, files are listed by mode and hash.
 # shellcheck disable=SC2016 # runs on the host
 readonly SNAPSHOT_SCRIPT='export LC_ALL=C
-echo "## nft -s list ruleset"; nft -s list ruleset
+# A host without nftables has an empty ruleset (packages stay installed after remove).
+echo "## nft -s list ruleset"; if command -v nft >/dev/null; then nft -s list ruleset; fi
 echo "## ip rule"; ip -4 rule show
 echo "## ip route show table all"; ip -4 route show table all
 echo "## wg showconf wg0"
@@ -76,14 +77,24 @@ for pid in $(pgrep -x wireguard-go); do
 done
 echo "## net.ipv4.ip_forward"; sysctl -n net.ipv4.ip_forward
 echo "## files"
-find /etc/wireguard /etc/sysctl.d -type f | sort | while read -r f; do
+find /etc/wireguard /etc/sysctl.d -type f 2>/dev/null | sort | while read -r f; do
 	echo "$f $(stat -c %a "$f") $(sha256sum <"$f" | cut -c1-16)"
 done'
+
+# as_root HOST SCRIPT: SCRIPT as a command that runs as root over HOST's ssh (through sudo -n, as the rendered
+# commands do, when the operator's account is not root).
+as_root() {
+	if [ "$(host_user "$1")" = root ]; then
+		printf '%s' "$2"
+	else
+		printf 'sudo -n bash -c %q' "$2"
+	fi
+}
 
 # snapshot HOST NAME: saves HOST's state as $RUN/snapshots/HOST.NAME.
 snapshot() {
 	mkdir -p "$RUN/snapshots"
-	host_ssh "$1" "snapshot-$2" "$SNAPSHOT_SCRIPT" || return 1
+	host_ssh "$1" "snapshot-$2" "$(as_root "$1" "$SNAPSHOT_SCRIPT")" || return 1
 	cp "$LAST_SSH_OUT" "$RUN/snapshots/$1.$2"
 }
 
@@ -96,9 +107,9 @@ same_snapshot() {
 	return 1
 }
 
-# boot HOST: what systemd does at boot on a host that was set up: systemd-sysctl applies /etc/sysctl.d, then
-# wg-quick@wg0 (enabled by apply) starts the tunnel from the installed files.
-boot() {
+# holder_boot HOST: what systemd does at boot on a host that was set up: systemd-sysctl applies /etc/sysctl.d,
+# then wg-quick@wg0 (enabled by apply) starts the tunnel from the installed files.
+holder_boot() {
 	local host=$1
 	# shellcheck disable=SC2016 # runs on the host
 	in_host "$host" bash -c 'for f in /etc/sysctl.d/*.conf; do [ ! -f "$f" ] || sysctl -q -p "$f"; done'
@@ -107,11 +118,16 @@ boot() {
 	fi
 }
 
-# reboot HOST: power cut (processes, namespace, veths gone), then the host comes back with its disk and boots.
-reboot() {
+# holder_reboot HOST: power cut (processes, namespace, veths gone), then the host comes back with its disk and boots.
+holder_reboot() {
 	ns_down "$1"
 	host_up "$1"
-	boot "$1"
+	holder_boot "$1"
+}
+
+# reboot HOST: the host reboots (the driver's way) and its services start again.
+reboot() {
+	"${DRIVER}_reboot" "$1" || return 1
 	if [ "$1" = home ]; then home_services; fi
 }
 
@@ -124,7 +140,7 @@ home_services() {
 	mapfile -t specs < <(printf '%s\n' "${specs[@]}" | sort -u)
 	HOME_SERVICE_STARTS=$((${HOME_SERVICE_STARTS:-0} + 1))
 	local log=$LOGS/services-home.$HOME_SERVICE_STARTS.log
-	spawn home "$log" /usr/bin/python3 "$LAB_DIR/lib/labnet.py" serve --fallback "$HOME_TUNNEL" \
+	spawn home "$log" /usr/bin/python3 "$HOST_LIB/labnet.py" serve --fallback "$HOME_TUNNEL" \
 		--udp-reply "$UDP_REPLY" "${specs[@]}"
 	HOME_SERVICES_PID=$SPAWNED
 	wait_until 10 grep -q serving "$log" || die "the home services did not start (see $log)"
@@ -142,7 +158,7 @@ probe() {
 	local where=$1
 	shift
 	if [ "$where" = vps ] || [ "$where" = home ]; then
-		in_host "$where" /usr/bin/python3 "$LAB_DIR/lib/labnet.py" probe "$@" 2>&1
+		in_host "$where" /usr/bin/python3 "$HOST_LIB/labnet.py" probe "$@" 2>&1
 	else
 		in_ns "$where" /usr/bin/python3 "$LAB_DIR/lib/labnet.py" probe "$@" 2>&1
 	fi

@@ -5,6 +5,10 @@
   labnet.py tunnel STACK            VPS_ADDRESS HOME_ADDRESS of the tunnel
   labnet.py bad-stack IN OUT        IN with errors the core must refuse: forwards[0].port 22, mtu 9000
   labnet.py add-forwards IN OUT PORT   IN with tcp and udp forwards of PORT added (a user adding a port)
+  labnet.py home-user IN OUT USER   IN with homeUser set to USER (the boot lab's home operator, not root)
+  labnet.py cloud-packages USERDATA the packages: list of a cloud-config document, one per line
+  labnet.py cloud-errors RESULT STATUS   cloud-init's errors and recoverable errors from /run/cloud-init's
+                                    result.json and status.json; exit 1 when there is any
   labnet.py serve [--fallback ADDR] [--udp-reply plain|pktinfo] SPEC...
                                     answer each connection/datagram with the peer's address (SPEC: tcp:80, udp:53)
   labnet.py probe PROTO HOST PORT   print what the service at HOST:PORT answers; exit 1 when nothing does
@@ -65,6 +69,40 @@ def cmd_add_forwards(src, dst, port):
     doc["config"]["home-relay:forwards"] += [{"protocol": p, "port": int(port)} for p in ("tcp", "udp")]
     with open(dst, "w", encoding="utf-8") as f:
         yaml.safe_dump(doc, f, sort_keys=False)
+
+
+def cmd_home_user(src, dst, user):
+    import yaml
+
+    with open(src, encoding="utf-8") as f:
+        doc = yaml.safe_load(f)
+    doc["config"]["home-relay:homeUser"] = user
+    with open(dst, "w", encoding="utf-8") as f:
+        yaml.safe_dump(doc, f, sort_keys=False)
+
+
+def cmd_cloud_packages(path):
+    import yaml
+
+    with open(path, encoding="utf-8") as f:
+        for package in yaml.safe_load(f).get("packages") or []:
+            print(package)
+
+
+def cmd_cloud_errors(result_path, status_path):
+    """Errors of every stage; cloud-init 23.4 and later also keep warnings as "recoverable_errors"."""
+    with open(result_path, encoding="utf-8") as f:
+        found = [f"result: {e}" for e in json.load(f)["v1"].get("errors") or []]
+    with open(status_path, encoding="utf-8") as f:
+        for stage, state in sorted(json.load(f)["v1"].items()):
+            if not isinstance(state, dict):
+                continue
+            found += [f"{stage}: {e}" for e in state.get("errors") or []]
+            for level, messages in sorted((state.get("recoverable_errors") or {}).items()):
+                found += [f"{stage} {level}: {m}" for m in messages]
+    for line in found:
+        print(line)
+    return 1 if found else 0
 
 
 def tcp_listener(port, fallback):
@@ -172,6 +210,12 @@ def main(argv):
         cmd_bad_stack(*args)
     elif cmd == "add-forwards":
         cmd_add_forwards(*args)
+    elif cmd == "home-user":
+        cmd_home_user(*args)
+    elif cmd == "cloud-packages":
+        cmd_cloud_packages(*args)
+    elif cmd == "cloud-errors":
+        return cmd_cloud_errors(*args)
     elif cmd == "serve":
         fallback, pktinfo = None, False
         while args and args[0].startswith("--"):
