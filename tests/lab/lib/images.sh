@@ -16,9 +16,9 @@ readonly LAB_CACHE=${HOME_RELAY_LAB_CACHE:-/var/cache/home-relay-lab}
 readonly DEBIAN_ARCHIVE=http://deb.debian.org/debian
 # The mirror's address on the lab's internet (on inet's loopback), and what the images' apt sources name.
 readonly MIRROR_ADDR=192.0.2.80
-# What a Hetzner Debian image has, as far as the relay's paths go. python3-cffi-backend: debootstrap's resolver does
+# What a Hetzner Debian image has, as far as the relay's paths go (locales: cloud-init sets the locale). python3-cffi-backend: debootstrap's resolver does
 # not follow python3-cryptography's virtual dependency on it, and cloud-init's configuration then fails.
-readonly IMAGE_PACKAGES=(systemd systemd-sysv dbus openssh-server cloud-init sudo iproute2 iputils-ping procps
+readonly IMAGE_PACKAGES=(systemd systemd-sysv dbus openssh-server cloud-init sudo iproute2 iputils-ping procps locales
 	ca-certificates netbase python3-cffi-backend wireguard-go)
 
 # release_codename 13|12: the Debian codename.
@@ -92,6 +92,11 @@ image_configure() {
 		datasource_list: [ NoCloud ]
 		network: {config: disabled}
 	EOF
+	# A cloud image comes with its locale generated and set; cloud-init's locale module (en_US.UTF-8 by default)
+	# then has nothing to do. Debian 12's cloud-init fails the module when the locale was never generated.
+	sed -i 's/^# *\(en_US.UTF-8 UTF-8\)/\1/' "$root/etc/locale.gen"
+	chroot "$root" locale-gen
+	chroot "$root" update-locale LANG=en_US.UTF-8
 	image_kernel_standin "$root"
 	chroot "$root" apt-get clean
 	rm -rf "$root"/var/lib/apt/lists/*

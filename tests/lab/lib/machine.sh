@@ -60,6 +60,7 @@ machine_provision_vps() {
 machine_provision_home() {
 	local root=$1 user=$HOME_OPERATOR
 	echo home >"$root/etc/hostname"
+	printf '127.0.1.1\thome\n' >>"$root/etc/hosts"
 	touch "$root/etc/cloud/cloud-init.disabled"
 	install -m 0600 "$RUN/ssh/home_host_ed25519_key" "$root/etc/ssh/ssh_host_ed25519_key"
 	install -m 0644 "$RUN/ssh/home_host_ed25519_key.pub" "$root/etc/ssh/ssh_host_ed25519_key.pub"
@@ -84,20 +85,43 @@ machine_child() {
 	return 1
 }
 
-# machine_start HOST: boots the machine on its disk, in its network namespace. nspawn runs in the background as a
-# child of the lab's shell (so that `wait` gives its exit status: 133 after a reboot).
+# machine_cgroups HOST: the machine's own cgroup in each hierarchy that nspawn and the machine's systemd use (the
+# unified one and the named "systemd" v1 one, on this machine's hybrid layout). nspawn --keep-unit moves itself to
+# "supervisor" and the machine to "payload" below the cgroup it starts in: started in the root cgroup, two machines
+# would share "payload", and each machine's systemd would kill the other's processes when it stops a unit.
+machine_cgroups() {
+	awk -v name="$(ns "$1")" '/ - cgroup2 / || / - cgroup .*name=systemd/ {print $5 "/home-relay-lab/" name}' /proc/self/mountinfo
+}
+
+# machine_cgroups_remove HOST: the machine's cgroups, empty once it is down (deepest first).
+machine_cgroups_remove() {
+	local dir
+	for dir in $(machine_cgroups "$1"); do
+		[ ! -d "$dir" ] || find "$dir" -depth -type d -exec rmdir {} + 2>/dev/null || true
+		rmdir "${dir%/*}" 2>/dev/null || true
+	done
+}
+
+# machine_start HOST: boots the machine on its disk, in its network namespace and cgroups. nspawn runs in the
+# background as a child of the lab's shell (so that `wait` gives its exit status: 133 after a reboot).
 machine_start() {
-	local host=$1 root pid
+	local host=$1 root pid cgroups
 	root=$(machine_dir "$host")/root
 	rm -f "$RUN/$host.init"
-	printf '+ systemd-nspawn --boot -D %s (%s)\n' "$root" "$(ns "$host")" >>"$LAB_LOG"
+	mapfile -t cgroups < <(machine_cgroups "$host")
+	printf '+ systemd-nspawn --boot -D %s (%s, cgroups %s)\n' "$root" "$(ns "$host")" "${cgroups[*]}" >>"$LAB_LOG"
 	# --register=no --keep-unit: there is no systemd (nor machined) on the machine running the lab.
 	# CAP_NET_ADMIN and /dev/net/tun: wireguard-go. API_VFS_WRITABLE=network: net sysctls (ip_forward, rp_filter).
-	SYSTEMD_NSPAWN_API_VFS_WRITABLE=network systemd-nspawn --boot --quiet --register=no --keep-unit \
-		--directory="$root" --machine="$(ns "$host")" --network-namespace-path="/run/netns/$(ns "$host")" \
-		--capability=CAP_NET_ADMIN --bind=/dev/net/tun --bind-ro="$LAB_DIR/lib:$HOST_LIB_IN_MACHINE" --bind="$LOGS:$LOGS_IN_MACHINE" \
-		--link-journal=no --resolv-conf=off --timezone=off --console=read-only \
-		</dev/null >>"$LOGS/console-$host.log" 2>&1 &
+	(
+		for dir in "${cgroups[@]}"; do
+			mkdir -p "$dir"
+			echo "$BASHPID" >"$dir/cgroup.procs"
+		done
+		exec env SYSTEMD_NSPAWN_API_VFS_WRITABLE=network systemd-nspawn --boot --quiet --register=no --keep-unit \
+			--directory="$root" --machine="$(ns "$host")" --network-namespace-path="/run/netns/$(ns "$host")" \
+			--capability=CAP_NET_ADMIN --bind=/dev/net/tun --bind-ro="$LAB_DIR/lib:$HOST_LIB_IN_MACHINE" \
+			--bind="$LOGS:$LOGS_IN_MACHINE" --link-journal=no --resolv-conf=off --timezone=off --console=read-only
+	) </dev/null >>"$LOGS/console-$host.log" 2>&1 &
 	pid=$!
 	echo "$pid" >"$RUN/$host.nspawn"
 	echo "$pid" >>"$RUN/nspawn.pids"
@@ -146,9 +170,19 @@ machine_down() {
 		fi
 		rm -f "$RUN/$host.nspawn" "$RUN/$host.init"
 	fi
-	machine_unmount "$host"
-	# nspawn's runtime directory for the machine (left when nspawn is killed).
+	# nspawn's runtime files for the machine (left when nspawn is killed): its directory and the lock on its root.
 	rm -rf "/run/systemd/nspawn/propagate/$(ns "$host")"
+	rm -f "$(machine_lock_file "$host")"
+	machine_unmount "$host"
+	machine_cgroups_remove "$host"
+}
+
+# machine_lock_file HOST: the lock nspawn takes on the machine's root directory (named by device and inode).
+machine_lock_file() {
+	local root
+	root=$(machine_dir "$1")/root
+	mountpoint -q "$root" || return 0
+	stat -c '/run/systemd/nspawn/locks/inode-%d:%i' "$root"
 }
 
 # machine_reboot HOST: `systemctl reboot` in the machine; nspawn exits with 133 and the lab boots the same disk
@@ -162,6 +196,7 @@ machine_reboot() {
 	wait "$pid" || rc=$?
 	[ "$rc" -eq 133 ] || fail_because "nspawn of $host exited with $rc, not 133 (reboot)" || return 1
 	rm -f "$RUN/$host.nspawn" "$RUN/$host.init"
+	machine_cgroups_remove "$host"
 	ns_down "$host"
 	"wire_$host"
 	machine_start "$host"
@@ -202,8 +237,10 @@ machine_leftovers() {
 			done
 		done <"$RUN/nspawn.pids"
 	fi
+	local dir
 	for host in "${HOSTS[@]}"; do
 		[ ! -e "/run/systemd/nspawn/propagate/$(ns "$host")" ] || echo "nspawn runtime dir of $(ns "$host")"
+		for dir in $(machine_cgroups "$host"); do [ ! -d "$dir" ] || echo "cgroup $dir"; done
 	done
 }
 
