@@ -121,7 +121,7 @@ machine_start() {
 			--directory="$root" --machine="$(ns "$host")" --network-namespace-path="/run/netns/$(ns "$host")" \
 			--capability=CAP_NET_ADMIN --bind=/dev/net/tun --bind-ro="$LAB_DIR/lib:$HOST_LIB_IN_MACHINE" \
 			--bind="$LOGS:$LOGS_IN_MACHINE" --link-journal=no --resolv-conf=off --timezone=off --console=read-only
-	) </dev/null >>"$LOGS/console-$host.log" 2>&1 &
+	) </dev/null >>"$LOGS/console-$host.log" 2>&1 8>&- 9>&- &
 	pid=$!
 	echo "$pid" >"$RUN/$host.nspawn"
 	echo "$pid" >>"$RUN/nspawn.pids"

@@ -62,7 +62,8 @@ spawn() {
 	if is_host "$where"; then
 		"${DRIVER}_spawn" "$where" "$log" "$@"
 	else
-		ip netns exec "$(ns "$where")" "$@" </dev/null >>"$log" 2>&1 &
+		# Without the run lock (fd 9): a process that outlives a run killed hard must not hold the next run back.
+		ip netns exec "$(ns "$where")" "$@" </dev/null >>"$log" 2>&1 9>&- &
 		SPAWNED=$!
 	fi
 }
@@ -70,7 +71,7 @@ spawn() {
 holder_spawn() {
 	local where=$1 log=$2
 	shift 2
-	nsenter -t "$(holder_pid "$where")" -m -n -- "$@" </dev/null >>"$log" 2>&1 &
+	nsenter -t "$(holder_pid "$where")" -m -n -- "$@" </dev/null >>"$log" 2>&1 9>&- &
 	SPAWNED=$!
 }
 
