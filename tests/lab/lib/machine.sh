@@ -3,7 +3,7 @@
 # each inside its lab network namespace (wired as in the fast lab), on an overlay whose lower layer is the cached
 # image (lib/images.sh) and whose upper layer is the host's "disk" for this run, $RUN/hosts/HOST/upper. A reboot
 # restarts nspawn on the same disk; the rest of the lab sees the same functions as with the holder driver:
-# machine_up, machine_down (power cut), machine_reboot, machine_exec, machine_spawn.
+# machine_up, machine_down (power cut), machine_reboot, machine_exec, machine_spawn/_unspawn, machine_disk.
 #
 # Before its first boot, each disk gets what the provider or the installer would have put there: the VPS a NoCloud
 # seed with the exact user-data the core renders and a meta-data document (instance-id, hostname, the operator's
