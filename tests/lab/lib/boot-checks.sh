@@ -138,8 +138,8 @@ boot_timings() {
 		import json, sys
 		def num(v): return float(v) if v else None
 		r = {
-		    "mode": "boot", "release": "$RELEASE", "cache": "$CACHE_STATE",
-		    "image_build_s": num("$IMAGE_BUILD_S"), "package_download_s": num("$MIRROR_DOWNLOAD_S"),
+		    "mode": "boot", "release": "$RELEASE", "home_release": "$HOME_RELEASE", "cache": "$CACHE_STATE",
+		    "image_build_s": num("$(ms_to_s "$IMAGE_BUILD_MS")"), "package_download_s": num("$(ms_to_s "$MIRROR_DOWNLOAD_MS")"),
 		    "home_start_to_ssh_s": num("$(span home.start home.ssh)"),
 		    "vps_start_to_ssh_pinned_key_s": num("$(span vps.start vps.ssh)"),
 		    "vps_start_to_cloud_init_done_s": num("$(span vps.start vps.cloud_init)"),
@@ -154,7 +154,8 @@ boot_timings() {
 		if sys.argv[2] == "1":
 		    json.dump(r, open(sys.argv[1], "w"), indent=2)
 		def s(v): return "-" if v is None else f"{v:.1f} s"
-		print(f"timings (Debian {r['release']}, {r['cache']} cache):")
+		home = "" if r["home_release"] == r["release"] else f", home Debian {r['home_release']}"
+		print(f"timings (Debian {r['release']}{home}, {r['cache']} cache):")
 		print(f"  image build (debootstrap)              {s(r['image_build_s']) if r['image_build_s'] else 'cached'}")
 		print(f"  package download (mirror)              {s(r['package_download_s']) if r['package_download_s'] else 'cached'}")
 		print(f"  home: start -> sshd answers            {s(r['home_start_to_ssh_s'])}")

@@ -3,7 +3,8 @@
 #
 #   /var/cache/home-relay-lab/images/<codename>-<key>/   a root file system from debootstrap (one per release, used
 #                                                         read-only as the lower layer of every host's overlay)
-#   /var/cache/home-relay-lab/mirror/<codename>/          the .debs the hosts install, indexed: the lab's own mirror
+#   /var/cache/home-relay-lab/mirror/<codename>/          the .debs the hosts install, indexed: the lab's own mirror,
+#                                                         served as http://192.0.2.80/<codename>/
 #
 # The image's key is a hash of the release, the package list and the functions that set the image up, so a change
 # to any of them builds a new image; the mirror's stamp names the image and the package list it was resolved for.
@@ -16,6 +17,8 @@ readonly LAB_CACHE=${HOME_RELAY_LAB_CACHE:-/var/cache/home-relay-lab}
 readonly DEBIAN_ARCHIVE=http://deb.debian.org/debian
 # The mirror's address on the lab's internet (on inet's loopback), and what the images' apt sources name.
 readonly MIRROR_ADDR=192.0.2.80
+IMAGE_BUILD_MS=0
+MIRROR_DOWNLOAD_MS=0
 # What a Hetzner Debian image has, as far as the relay's paths go (locales: cloud-init sets the locale). python3-cffi-backend: debootstrap's resolver does
 # not follow python3-cryptography's virtual dependency on it, and cloud-init's configuration then fails.
 readonly IMAGE_PACKAGES=(systemd systemd-sysv dbus openssh-server cloud-init sudo iproute2 iputils-ping procps locales
@@ -60,9 +63,9 @@ image_kernel_standin() {
 	rm -f "$root/tmp/home-relay-lab-kernel.deb"
 }
 
-# image_configure ROOT: what turns a debootstrap tree into an image the lab can boot twice, as two machines.
+# image_configure ROOT CODENAME: what turns a debootstrap tree into an image the lab can boot twice, as two machines.
 image_configure() {
-	local root=$1
+	local root=$1 codename=$2
 	# Each machine gets its own identity: the VPS's host key comes from cloud-init, the home's from the lab.
 	rm -f "$root"/etc/ssh/ssh_host_*
 	: >"$root/etc/machine-id"
@@ -74,7 +77,7 @@ image_configure() {
 	cat >"$root/etc/apt/sources.list.d/home-relay-lab.sources" <<-EOF
 		# The lab's package mirror on its "internet" (tests/lab/lib/images.sh).
 		Types: deb
-		URIs: http://$MIRROR_ADDR/
+		URIs: http://$MIRROR_ADDR/$codename/
 		Suites: ./
 		Trusted: yes
 	EOF
@@ -108,7 +111,7 @@ image_build() {
 	include=$(IFS=, && echo "${IMAGE_PACKAGES[*]}")
 	cmd debootstrap --variant=minbase --include="$include" "$codename" "$dir" "$DEBIAN_ARCHIVE" ||
 		die "debootstrap of $codename failed (see $LAB_LOG)"
-	image_configure "$dir" >>"$LAB_LOG" 2>&1 || die "setting up the $codename image failed (see $LAB_LOG)"
+	image_configure "$dir" "$codename" >>"$LAB_LOG" 2>&1 || die "setting up the $codename image failed (see $LAB_LOG)"
 }
 
 # cache_lock: one builder at a time for the whole machine (labs in other slots share the cache).
@@ -129,13 +132,12 @@ image_prune() {
 }
 
 # image_ensure RELEASE: sets IMAGE to the cached image of RELEASE, building it first when there is none.
-# IMAGE_BUILD_S is the build time (0 when cached).
+# IMAGE_BUILD_MS adds up the build times.
 image_ensure() {
 	local codename dir start
 	codename=$(release_codename "$1") || die "--release is 13 or 12"
 	dir=$LAB_CACHE/images/$codename-$(image_key "$codename")
 	IMAGE=$dir
-	IMAGE_BUILD_S=0
 	[ ! -f "$dir/.home-relay-lab-image" ] || return 0
 	say "lab: building the Debian $1 ($codename) image with debootstrap into $dir (cached for later runs)"
 	start=$(now_ms)
@@ -144,7 +146,7 @@ image_ensure() {
 	date -u +%FT%TZ >"$dir.tmp/.home-relay-lab-image"
 	mv "$dir.tmp" "$dir"
 	image_prune "$codename" "$dir"
-	IMAGE_BUILD_S=$(ms_to_s $(($(now_ms) - start)))
+	IMAGE_BUILD_MS=$((IMAGE_BUILD_MS + $(now_ms) - start))
 }
 
 # scratch_root IMAGE DIR: a throwaway writable view of IMAGE at DIR/root (an overlay; unmounted by scratch_drop).
@@ -189,15 +191,13 @@ mirror_index() {
 	)
 }
 
-# mirror_ensure RELEASE PACKAGE...: sets MIRROR to the cached mirror for the image and PACKAGEs, downloading it
-# first when the cache holds none for them. MIRROR_DOWNLOAD_S is the download time (0 when cached).
+# mirror_ensure RELEASE PACKAGE...: the cached mirror for RELEASE's image (IMAGE) and PACKAGEs, downloaded first
+# when the cache holds none for them. MIRROR_DOWNLOAD_MS adds up the download times.
 mirror_ensure() {
 	local release=$1 codename stamp dir start
 	shift
 	codename=$(release_codename "$release")
 	dir=$LAB_CACHE/mirror/$codename
-	MIRROR=$dir
-	MIRROR_DOWNLOAD_S=0
 	stamp=$(printf '%s\n' "image $(basename "$IMAGE")" "$(printf '%s\n' "$@" | sort -u | tr '\n' ' ')")
 	if [ -f "$dir/.stamp" ] && [ "$(cat "$dir/.stamp")" = "$stamp" ]; then return 0; fi
 	say "lab: downloading the packages the hosts install ($*, with dependencies) into $dir"
@@ -208,12 +208,12 @@ mirror_ensure() {
 	mirror_index "$dir.tmp" || die "indexing the mirror failed (see $LAB_LOG)"
 	printf '%s\n' "$stamp" >"$dir.tmp/.stamp"
 	mv "$dir.tmp" "$dir"
-	MIRROR_DOWNLOAD_S=$(ms_to_s $(($(now_ms) - start)))
+	MIRROR_DOWNLOAD_MS=$((MIRROR_DOWNLOAD_MS + $(now_ms) - start))
 }
 
-# mirror_serve: the mirror on the lab's internet, http://MIRROR_ADDR/, served from the inet namespace.
+# mirror_serve: the mirrors on the lab's internet, http://MIRROR_ADDR/<codename>/, served from the inet namespace.
 mirror_serve() {
 	ns_ip inet addr add "$MIRROR_ADDR/32" dev lo || die "cannot give inet the mirror's address"
-	spawn inet "$LOGS/mirror.log" /usr/bin/python3 -m http.server 80 --bind "$MIRROR_ADDR" --directory "$MIRROR"
+	spawn inet "$LOGS/mirror.log" /usr/bin/python3 -m http.server 80 --bind "$MIRROR_ADDR" --directory "$LAB_CACHE/mirror"
 	wait_until 10 in_ns inet bash -c "exec 3<>/dev/tcp/$MIRROR_ADDR/80" || die "the mirror does not answer (see $LOGS/mirror.log)"
 }

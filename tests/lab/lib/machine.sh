@@ -15,6 +15,8 @@ readonly HOST_LIB_IN_MACHINE=/run/lab
 readonly LOGS_IN_MACHINE=/run/lab-logs
 readonly HOME_OPERATOR=admin
 declare -A BOOT_T=()
+# The image each host boots (--release for the VPS, --home-release for the home).
+declare -A HOST_IMAGE=()
 
 machine_dir() { printf '%s/hosts/%s' "$RUN" "$1"; }
 
@@ -24,7 +26,7 @@ machine_mount() {
 	dir=$(machine_dir "$1")
 	! mountpoint -q "$dir/root" || return 0
 	install -d -m 0755 "$dir/upper" "$dir/work" "$dir/root"
-	cmd mount -t overlay "$(ns "$1")-disk" -o "lowerdir=$IMAGE,upperdir=$dir/upper,workdir=$dir/work" "$dir/root"
+	cmd mount -t overlay "$(ns "$1")-disk" -o "lowerdir=${HOST_IMAGE[$1]},upperdir=$dir/upper,workdir=$dir/work" "$dir/root"
 }
 
 machine_unmount() {
