@@ -14,16 +14,21 @@ x11forwarding no'
 
 # The first boot of the VPS: cloud-init ran from the NoCloud seed without any error, planted the host key that the
 # first ssh connection checked (StrictHostKeyChecking yes against vps-host-key.pub alone), installed the user-data's
-# packages from the lab's mirror, wrote the sshd drop-in (in force) and turned unattended-upgrades on.
+# packages from the lab's mirror, wrote the sshd drop-in (in force) and turned unattended-upgrades on. It runs after
+# the deployment, which started as soon as sshd answered, as Pulumi's does: the apply's wait_for_cloud_init waited.
 check_first_boot() {
 	local out
 	host_ssh vps cloud-init-wait "timeout 600 cloud-init status --wait --long" ||
 		fail_because "cloud-init status --wait: exit $? ($(grep -E '^(status|detail|errors)' "$LAST_SSH_OUT" | tr '\n' ' '))" || return 1
-	mark vps.cloud_init
 	host_ssh vps cloud-init-result 'cat /run/cloud-init/result.json' || fail_because "no /run/cloud-init/result.json" || return 1
 	cp "$LAST_SSH_OUT" "$RUN/cloud-init.result.json"
 	host_ssh vps cloud-init-status 'cat /run/cloud-init/status.json' || fail_because "no /run/cloud-init/status.json" || return 1
 	cp "$LAST_SSH_OUT" "$RUN/cloud-init.status.json"
+	# shellcheck disable=SC2016 # runs on the host
+	host_ssh vps clock 'read -r up _ </proc/uptime && echo "$up $(date +%s.%N)"' || fail_because "cannot read the vps's clock" || return 1
+	local uptime epoch
+	read -r uptime epoch <"$LAST_SSH_OUT"
+	BOOT_T["vps.cloud_init"]=$(/usr/bin/python3 "$LAB_DIR/lib/labnet.py" cloud-finished "$RUN/cloud-init.status.json" "$uptime" "$epoch")
 	out=$(/usr/bin/python3 "$LAB_DIR/lib/labnet.py" cloud-errors "$RUN/cloud-init.result.json" "$RUN/cloud-init.status.json") ||
 		fail_because "cloud-init reported: $(printf '%s' "$out" | head -n 3 | tr '\n' ';')" || return 1
 	[ "$(cut -d' ' -f2- "$RUN/ssh/vps_host_ed25519_key.pub" | cut -d' ' -f1)" = "$(cut -d' ' -f2 "$RUN/render/vps-host-key.pub")" ] ||
@@ -47,7 +52,11 @@ check_first_boot() {
 	grep -q 'Permission denied (publickey)' <<<"$out" || fail_because "the running sshd answers: $(tr '\n' ' ' <<<"$out")" || return 1
 	host_ssh vps unattended-upgrades 'apt-config dump APT::Periodic::Unattended-Upgrade' || return 1
 	grep -q '"1"' "$LAST_SSH_OUT" || fail_because "unattended-upgrades is not on: $(cat "$LAST_SSH_OUT")" || return 1
-	NOTE="cloud-init done $(span vps.start vps.cloud_init) s after power-on, no errors; host key pinned; $packages"
+	NOTE="cloud-init done $(span vps.start vps.cloud_init) s after power-on, no errors"
+	if [ -n "${BOOT_T[apply_vps.start]:-}" ] && [ "${BOOT_T[apply_vps.start]}" -lt "${BOOT_T[vps.cloud_init]}" ]; then
+		NOTE+=" (apply vps waited $(span apply_vps.start vps.cloud_init) s for it)"
+	fi
+	NOTE+="; host key pinned; $packages"
 	NOTE+="from the lab mirror; sshd -T: ${SSHD_EXPECTED//$'\n'/, }"
 }
 
@@ -130,6 +139,14 @@ span() {
 	ms_to_s $((BOOT_T[$2] - BOOT_T[$1]))
 }
 
+# span_after_cloud_init: how long apply vps ran once cloud-init was done (it starts as soon as sshd answers).
+span_after_cloud_init() {
+	local from=apply_vps.start
+	[ -n "${BOOT_T[vps.cloud_init]:-}" ] && [ -n "${BOOT_T[apply_vps.start]:-}" ] || return 0
+	[ "${BOOT_T[vps.cloud_init]}" -lt "${BOOT_T[apply_vps.start]}" ] || from=vps.cloud_init
+	span "$from" apply_vps.end
+}
+
 # boot_timings: prints the timings (and with --bench writes them to out/bench.json).
 boot_timings() {
 	local first
@@ -144,6 +161,7 @@ boot_timings() {
 		    "vps_start_to_ssh_pinned_key_s": num("$(span vps.start vps.ssh)"),
 		    "vps_start_to_cloud_init_done_s": num("$(span vps.start vps.cloud_init)"),
 		    "apply_vps_s": num("$(span apply_vps.start apply_vps.end)"),
+		    "apply_vps_after_cloud_init_s": num("$(span_after_cloud_init)"),
 		    "apply_home_s": num("$(span apply_vps.end apply_home.end)"),
 		    "apply_home_to_first_forwarded_byte_s": num("$(span apply_home.end first_byte)"),
 		    "vps_start_to_first_forwarded_byte_s": num("$first"),
@@ -161,7 +179,7 @@ boot_timings() {
 		print(f"  home: start -> sshd answers            {s(r['home_start_to_ssh_s'])}")
 		print(f"  vps: start -> sshd with the pinned key {s(r['vps_start_to_ssh_pinned_key_s'])}")
 		print(f"  vps: start -> cloud-init done          {s(r['vps_start_to_cloud_init_done_s'])}")
-		print(f"  apply vps                              {s(r['apply_vps_s'])}")
+		print(f"  apply vps (waits for cloud-init)       {s(r['apply_vps_s'])}, {s(r['apply_vps_after_cloud_init_s'])} after cloud-init done")
 		print(f"  apply home                             {s(r['apply_home_s'])}")
 		print(f"  empty vps -> first forwarded byte      {s(r['vps_start_to_first_forwarded_byte_s'])} (goal: 60 s)")
 		print(f"  whole run (build, boot, every check)   {s(r['whole_run_s'])}")

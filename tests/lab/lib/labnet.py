@@ -7,6 +7,8 @@
   labnet.py add-forwards IN OUT PORT   IN with tcp and udp forwards of PORT added (a user adding a port)
   labnet.py home-user IN OUT USER   IN with homeUser set to USER (the boot lab's home operator, not root)
   labnet.py cloud-packages USERDATA the packages: list of a cloud-config document, one per line
+  labnet.py cloud-finished STATUS UPTIME EPOCH   when cloud-init finished its last stage (modules-final), in ms
+                                    since the epoch (status.json counts in uptime; UPTIME and EPOCH: one instant)
   labnet.py cloud-errors RESULT STATUS   cloud-init's errors and recoverable errors from /run/cloud-init's
                                     result.json and status.json; exit 1 when there is any
   labnet.py serve [--fallback ADDR] [--udp-reply plain|pktinfo] SPEC...
@@ -103,6 +105,12 @@ def cmd_cloud_errors(result_path, status_path):
     for line in found:
         print(line)
     return 1 if found else 0
+
+
+def cmd_cloud_finished(status_path, uptime, epoch):
+    with open(status_path, encoding="utf-8") as f:
+        finished = float(json.load(f)["v1"]["modules-final"]["finished"])
+    print(int((float(epoch) - (float(uptime) - finished)) * 1000))
 
 
 def tcp_listener(port, fallback):
@@ -214,6 +222,8 @@ def main(argv):
         cmd_home_user(*args)
     elif cmd == "cloud-packages":
         cmd_cloud_packages(*args)
+    elif cmd == "cloud-finished":
+        cmd_cloud_finished(*args)
     elif cmd == "cloud-errors":
         return cmd_cloud_errors(*args)
     elif cmd == "serve":
