@@ -8,7 +8,7 @@
   labnet.py home-user IN OUT USER   IN with homeUser set to USER (the boot lab's home operator, not root)
   labnet.py cloud-packages USERDATA the packages: list of a cloud-config document, one per line
   labnet.py cloud-finished STATUS UPTIME EPOCH   when cloud-init finished its last stage (modules-final), in ms
-                                    since the epoch (status.json counts in uptime; UPTIME and EPOCH: one instant)
+                                    since the epoch (UPTIME and EPOCH: one instant on the host, for a status.json in uptime)
   labnet.py cloud-errors RESULT STATUS   cloud-init's errors and recoverable errors from /run/cloud-init's
                                     result.json and status.json; exit 1 when there is any
   labnet.py serve [--fallback ADDR] [--udp-reply plain|pktinfo] SPEC...
@@ -110,7 +110,11 @@ def cmd_cloud_errors(result_path, status_path):
 def cmd_cloud_finished(status_path, uptime, epoch):
     with open(status_path, encoding="utf-8") as f:
         finished = float(json.load(f)["v1"]["modules-final"]["finished"])
-    print(int((float(epoch) - (float(uptime) - finished)) * 1000))
+    # cloud-init 25 counts in seconds of uptime, 22.4 (Debian 12) in seconds since the epoch.
+    if finished > float(uptime):
+        print(int(finished * 1000))
+    else:
+        print(int((float(epoch) - (float(uptime) - finished)) * 1000))
 
 
 def tcp_listener(port, fallback):
