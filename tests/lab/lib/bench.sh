@@ -114,7 +114,7 @@ bench() {
 	nochange_home_s=$(elapsed_s "$start")
 
 	say "bench: connect latency ($BENCH_CONNECTS connects each)"
-	spawn vps "$LOGS/services-vps.log" /usr/bin/python3 "$LAB_DIR/lib/labnet.py" serve "tcp:$DIRECT_PORT"
+	spawn vps "$LOGS/services-vps.log" /usr/bin/python3 "$HOST_LIB/labnet.py" serve "tcp:$DIRECT_PORT"
 	wait_until 10 grep -q serving "$LOGS/services-vps.log" || die "the direct service did not start"
 	local lat_relay lat_direct
 	lat_relay=$(latency_ms "$port" relay)

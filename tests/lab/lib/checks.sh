@@ -146,7 +146,7 @@ ms_to_s() { printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)); }
 check_reboot() {
 	local host=$1 start took
 	start=$(now_ms)
-	reboot "$host"
+	reboot "$host" || return 1
 	wait_until 240 recovered || fail_because "not recovered 240 s after the reboot: $REASON" || return 1
 	took=$(($(now_ms) - start))
 	NOTE="forwards answer $(ms_to_s "$took") s after power-on$(broken_from_start)"
@@ -223,7 +223,16 @@ check_remove() {
 	NOTE="both hosts as before the first apply"
 }
 
-host_files_listing() { find "$RUN/hosts" -type f -printf '%P %m %s %T@\n' | sort; }
+# host_files_listing: every file on the hosts' disks (a booted machine's configuration: its journal and logs change
+# by themselves).
+host_files_listing() {
+	local host dir
+	for host in "${HOSTS[@]}"; do
+		dir=$(host_disk "$host")
+		[ "$DRIVER" != machine ] || dir=$dir/etc
+		find "$dir" -type f -printf "$host %P %m %s %T@\n"
+	done | sort
+}
 
 check_bad_input() {
 	local seq=$SSH_SEQ before rc=0 err=$RUN/render-bad.err
@@ -262,7 +271,8 @@ leaks() {
 	[ -n "$files" ] || return 0
 	while read -r file; do
 		case "$file" in
-		"$RUN"/hosts/*/etc-wireguard/wg0.key | "$RUN"/hosts/*/etc-wireguard/wg0.psk)
+		"$RUN"/hosts/*/etc-wireguard/wg0.key | "$RUN"/hosts/*/etc-wireguard/wg0.psk | \
+			"$RUN"/hosts/*/upper/etc/wireguard/wg0.key | "$RUN"/hosts/*/upper/etc/wireguard/wg0.psk)
 			[ "$(stat -c %a "$file")" = 600 ] || echo "$file (mode $(stat -c %a "$file"))"
 			;;
 		*) echo "$file" ;;
@@ -281,14 +291,14 @@ machine_leaks() {
 # A host's private /run (its TMPDIR, wireguard-go's socket dir), seen only from inside its mount namespace.
 host_run_leaks() {
 	local rc=0 found
-	found=$(in_host "$1" timeout 60 grep -rlsF -D skip -f "$STATE/secrets.pattern" /run) || rc=$?
+	found=$(in_host "$1" timeout 60 grep -rlsF -D skip -f - /run <"$STATE/secrets.pattern") || rc=$?
 	[ "$rc" -ne 124 ] || echo "($1:/run: the search timed out)"
 	[ -z "$found" ] || printf '%s\n' "$found" | sed "s|^|$1:|"
 }
 
 # While the tunnel is installed: the keys are on the hosts only in their 0600 key files.
 scan_hosts_installed() {
-	HOST_LEAKS=$(leaks "$RUN/hosts")
+	HOST_LEAKS=$(leaks "$(host_disk vps)" "$(host_disk home)")
 }
 
 check_no_secrets() {
@@ -297,7 +307,7 @@ check_no_secrets() {
 	# What the operator side keeps besides the state and apply.stdin: logs, outputs, rendered public files.
 	mapfile -t rendered < <(find "$RUN"/render* -type f ! -name apply.stdin ! -name cloud-init.yaml)
 	found=$(
-		leaks "$LOGS" "$LAB_LOG" "$RUN/snapshots" "${rendered[@]}" "$RUN/hosts"
+		leaks "$LOGS" "$LAB_LOG" "$RUN/snapshots" "${rendered[@]}" "$(host_disk vps)" "$(host_disk home)"
 		machine_leaks /tmp /var/tmp /run /etc
 		host_run_leaks vps
 		host_run_leaks home
@@ -363,7 +373,7 @@ check_many_forwards() {
 	render "$big" "$dir" || fail_because "render of 1000 forwards failed: $(head -c 300 "$dir.err")" || return 1
 	for host in "${HOSTS[@]}"; do
 		for file in "$dir/$host/files/etc/wireguard/"*.nft; do
-			in_host "$host" nft -c -f "$file" >>"$LAB_LOG" 2>&1 || fail_because "nft -c refuses $host's ${file##*/}" || return 1
+			in_host "$host" nft -c -f /dev/stdin <"$file" >>"$LAB_LOG" 2>&1 || fail_because "nft -c refuses $host's ${file##*/}" || return 1
 		done
 	done
 	for host in "${HOSTS[@]}"; do
@@ -371,7 +381,7 @@ check_many_forwards() {
 		apply "$host" "$dir" || fail_because "apply of 1000 forwards on $host failed: $(tail -n 2 "$LAST_SSH_ERR" | tr '\n' ' ')" || return 1
 		took+=("$host $(elapsed_s "$start") s")
 	done
-	spawn home "$LOGS/services-many.log" /usr/bin/python3 "$LAB_DIR/lib/labnet.py" serve "tcp:$port" "tcp:40401" "udp:40401"
+	spawn home "$LOGS/services-many.log" /usr/bin/python3 "$HOST_LIB/labnet.py" serve "tcp:$port" "tcp:40401" "udp:40401"
 	local service=$SPAWNED rc=0
 	wait_until 10 grep -q serving "$LOGS/services-many.log" || rc=1
 	printf '%s\n' "tcp $port $port transparent home" "tcp 40401 40401 transparent home" "udp 40401 40401 transparent home" >"$RUN/forwards.many"

@@ -15,9 +15,9 @@ host_ssh() {
 	base=$(printf '%s/ssh/%03d-%s-%s' "$LOGS" "$SSH_SEQ" "$host" "$label")
 	LAST_SSH_OUT=$base.out
 	LAST_SSH_ERR=$base.err
-	timeout 180 ssh -F "$RUN/ssh/config" "root@$host" "$command" <"$input" >"$base.out" 2>"$base.err" || rc=$?
-	printf '+ ssh root@%s (%s, %d bytes) < %s -> exit %d, %s.{out,err}\n' \
-		"$host" "$label" "${#command}" "${input#"$RUN"/}" "$rc" "${base#"$RUN"/}" >>"$LAB_LOG"
+	timeout 180 ssh -F "$RUN/ssh/config" "$host" "$command" <"$input" >"$base.out" 2>"$base.err" || rc=$?
+	printf '+ ssh %s@%s (%s, %d bytes) < %s -> exit %d, %s.{out,err}\n' \
+		"$(host_user "$host")" "$host" "$label" "${#command}" "${input#"$RUN"/}" "$rc" "${base#"$RUN"/}" >>"$LAB_LOG"
 	return "$rc"
 }
 
@@ -64,7 +64,8 @@ deploy() {
 # tunnel: the daemon's pid, the home's random listen port, the home endpoint the VPS learned.
 # shellcheck disable=SC2016 # runs on the host
 readonly SNAPSHOT_SCRIPT='export LC_ALL=C
-echo "## nft -s list ruleset"; nft -s list ruleset
+# A host without nftables has an empty ruleset (packages stay installed after remove).
+echo "## nft -s list ruleset"; if command -v nft >/dev/null; then nft -s list ruleset; fi
 echo "## ip rule"; ip -4 rule show; ip -6 rule show
 # Link-local (fe80::) addresses are made anew with each interface: not part of the state.
 echo "## ip route show table all"; ip -4 route show table all; ip -6 route show table all | grep -v "fe80::"
@@ -90,14 +91,24 @@ for pid in $(pgrep -x wireguard-go); do
 done
 echo "## forwarding"; sysctl -n net.ipv4.ip_forward net.ipv6.conf.all.forwarding
 echo "## files"
-find /etc/wireguard /etc/sysctl.d -type f | sort | while read -r f; do
+find /etc/wireguard /etc/sysctl.d -type f 2>/dev/null | sort | while read -r f; do
 	echo "$f $(stat -c %a "$f") $(sha256sum <"$f" | cut -c1-16)"
 done'
+
+# as_root HOST SCRIPT: SCRIPT as a command that runs as root over HOST's ssh (through sudo -n, as the rendered
+# commands do, when the operator's account is not root).
+as_root() {
+	if [ "$(host_user "$1")" = root ]; then
+		printf '%s' "$2"
+	else
+		printf 'sudo -n bash -c %q' "$2"
+	fi
+}
 
 # snapshot HOST NAME [full|config]: saves HOST's state as $RUN/snapshots/HOST.NAME.
 snapshot() {
 	mkdir -p "$RUN/snapshots"
-	host_ssh "$1" "snapshot-$2" "SNAPSHOT_MODE=${3:-full}; $SNAPSHOT_SCRIPT" || return 1
+	host_ssh "$1" "snapshot-$2" "$(as_root "$1" "SNAPSHOT_MODE=${3:-full}; $SNAPSHOT_SCRIPT")" || return 1
 	cp "$LAST_SSH_OUT" "$RUN/snapshots/$1.$2"
 }
 
@@ -110,9 +121,9 @@ same_snapshot() {
 	return 1
 }
 
-# boot HOST: what systemd does at boot on a host that was set up: systemd-sysctl applies /etc/sysctl.d, then
-# wg-quick@wg0 (enabled by apply) starts the tunnel from the installed files.
-boot() {
+# holder_boot HOST: what systemd does at boot on a host that was set up: systemd-sysctl applies /etc/sysctl.d,
+# then wg-quick@wg0 (enabled by apply) starts the tunnel from the installed files.
+holder_boot() {
 	local host=$1
 	# shellcheck disable=SC2016 # runs on the host
 	in_host "$host" bash -c 'for f in /etc/sysctl.d/*.conf; do [ ! -f "$f" ] || sysctl -q -p "$f"; done'
@@ -121,11 +132,30 @@ boot() {
 	fi
 }
 
-# reboot HOST: power cut (processes, namespace, veths gone), then the host comes back with its disk and boots.
-reboot() {
+# holder_reboot HOST: power cut (processes, namespace, veths gone), then the host comes back with its disk and boots.
+holder_reboot() {
 	ns_down "$1"
 	host_up "$1"
-	boot "$1"
+	holder_boot "$1"
+}
+
+# power_off HOST: the power cut, whatever the host is (a booted machine's PID 1 killed and its disk unmounted, or a
+# holder's processes); its namespace and veths go too.
+power_off() {
+	if [ "$DRIVER" = machine ]; then machine_down "$1"; fi
+	ns_down "$1"
+}
+
+# power_on HOST: the host comes back with its disk and boots (systemd, or what it would do), services included.
+power_on() {
+	host_up "$1"
+	if [ "$DRIVER" = holder ]; then holder_boot "$1"; fi
+	if [ "$1" = home ]; then home_services; fi
+}
+
+# reboot HOST: the host reboots (the driver's way) and its services start again.
+reboot() {
+	"${DRIVER}_reboot" "$1" || return 1
 	if [ "$1" = home ]; then home_services; fi
 }
 
@@ -140,7 +170,7 @@ home_services() {
 	local log=$LOGS/services-home.$HOME_SERVICE_STARTS.log
 	local fallbacks=(--fallback "$HOME_TUNNEL")
 	[ "$HOME_TUNNEL6" = - ] || fallbacks+=(--fallback "$HOME_TUNNEL6")
-	spawn home "$log" /usr/bin/python3 "$LAB_DIR/lib/labnet.py" serve "${fallbacks[@]}" \
+	spawn home "$log" /usr/bin/python3 "$HOST_LIB/labnet.py" serve "${fallbacks[@]}" \
 		--udp-reply "$UDP_REPLY" "${specs[@]}"
 	HOME_SERVICES_PID=$SPAWNED
 	wait_until 10 grep -q serving "$log" || die "the home services did not start (see $log)"
@@ -167,7 +197,7 @@ probe() {
 	local where=$1
 	shift
 	if [ "$where" = vps ] || [ "$where" = home ]; then
-		in_host "$where" /usr/bin/python3 "$LAB_DIR/lib/labnet.py" probe "$@" 2>&1
+		in_host "$where" /usr/bin/python3 "$HOST_LIB/labnet.py" probe "$@" 2>&1
 	else
 		in_ns "$where" /usr/bin/python3 "$LAB_DIR/lib/labnet.py" probe "$@" 2>&1
 	fi

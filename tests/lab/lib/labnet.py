@@ -10,6 +10,11 @@
   labnet.py set IN OUT KEY VALUE    IN with home-relay:KEY set to VALUE (a string)
   labnet.py many-forwards IN OUT N  IN with forwards added up to N in all, mostly ranges of 4 ports (tcp and udp from
                                     40000, tcp singles from 50000), neighbours so Hetzner's firewall merges them
+  labnet.py cloud-packages USERDATA the packages: list of a cloud-config document, one per line
+  labnet.py cloud-finished STATUS UPTIME EPOCH   when cloud-init finished its last stage (modules-final), in ms
+                                    since the epoch (UPTIME and EPOCH: one instant on the host, for a status.json in uptime)
+  labnet.py cloud-errors RESULT STATUS   cloud-init's errors and recoverable errors from /run/cloud-init's
+                                    result.json and status.json; exit 1 when there is any
   labnet.py serve [--fallback ADDR]... [--udp-reply plain|pktinfo] SPEC...
                                     answer each connection/datagram with the peer's address (SPEC: tcp:80, udp:53),
                                     over IPv4 and IPv6
@@ -129,6 +134,40 @@ def cmd_many_forwards(src, dst, total):
     forwards += [{"protocol": "tcp", "port": 50000 + i} for i in range(singles)]
     with open(dst, "w", encoding="utf-8") as f:
         yaml.safe_dump(doc, f, sort_keys=False)
+
+
+def cmd_cloud_packages(path):
+    import yaml
+
+    with open(path, encoding="utf-8") as f:
+        for package in yaml.safe_load(f).get("packages") or []:
+            print(package)
+
+
+def cmd_cloud_errors(result_path, status_path):
+    """Errors of every stage; cloud-init 23.4 and later also keep warnings as "recoverable_errors"."""
+    with open(result_path, encoding="utf-8") as f:
+        found = [f"result: {e}" for e in json.load(f)["v1"].get("errors") or []]
+    with open(status_path, encoding="utf-8") as f:
+        for stage, state in sorted(json.load(f)["v1"].items()):
+            if not isinstance(state, dict):
+                continue
+            found += [f"{stage}: {e}" for e in state.get("errors") or []]
+            for level, messages in sorted((state.get("recoverable_errors") or {}).items()):
+                found += [f"{stage} {level}: {m}" for m in messages]
+    for line in found:
+        print(line)
+    return 1 if found else 0
+
+
+def cmd_cloud_finished(status_path, uptime, epoch):
+    with open(status_path, encoding="utf-8") as f:
+        finished = float(json.load(f)["v1"]["modules-final"]["finished"])
+    # cloud-init 25 counts in seconds of uptime, 22.4 (Debian 12) in seconds since the epoch.
+    if finished > float(uptime):
+        print(int(finished * 1000))
+    else:
+        print(int((float(epoch) - (float(uptime) - finished)) * 1000))
 
 
 def tcp_listener(family, port, fallback):
@@ -253,6 +292,12 @@ def main(argv):
         cmd_set(*args)
     elif cmd == "many-forwards":
         cmd_many_forwards(*args)
+    elif cmd == "cloud-packages":
+        cmd_cloud_packages(*args)
+    elif cmd == "cloud-finished":
+        cmd_cloud_finished(*args)
+    elif cmd == "cloud-errors":
+        return cmd_cloud_errors(*args)
     elif cmd == "serve":
         fallbacks, pktinfo = [], False
         while args and args[0].startswith("--"):

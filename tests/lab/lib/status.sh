@@ -149,14 +149,12 @@ check_status() {
 	# The power cut of check 5a, without the boot: the VPS's tunnel is up and its last handshake recent, but nothing
 	# at home answers.
 	local down_rc down_verdict start
-	ns_down home
+	power_off home
 	start=$(now_ms)
 	run_status text home-off
 	down_rc=$STATUS_RC down_verdict=$(status_verdict)
 	local took=$(($(now_ms) - start))
-	host_up home
-	boot home
-	home_services
+	power_on home
 	wait_until 120 status_is_ok home-back || fail_because "status not ok 120 s after the home came back: '$(status_verdict)'" || return 1
 	[ "$down_rc" -eq 2 ] && [[ $down_verdict == "down: "* ]] ||
 		fail_because "with the home off, status said '$down_verdict' (exit $down_rc), expected down (exit 2)" || return 1

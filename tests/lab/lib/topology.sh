@@ -21,6 +21,8 @@ readonly LAB_SLOT=${HOME_RELAY_LAB_SLOT:-0}
 if [ "$LAB_SLOT" = 0 ]; then readonly NS_PREFIX=hrl; else readonly NS_PREFIX=hrl$LAB_SLOT; fi
 readonly NAMESPACES=(inet vps cgnat home client nas)
 readonly HOSTS=(vps home)
+# The order hosts come up in (the boot lab starts the home first: it is the server already running at home).
+UP_ORDER=(vps home)
 readonly VPS_PUBLIC=203.0.113.10
 readonly HOME_LAN=192.168.1.20
 readonly NAS_ADDR=192.168.1.30
@@ -44,8 +46,16 @@ in_ns() {
 
 holder_pid() { cat "$RUN/$1.holder"; }
 
-# in_host HOST ARGS...: runs ARGS inside HOST's network and mount namespaces, like a process on that machine.
-in_host() {
+# The host driver: holder (processes in private namespaces, the fast lab) or machine (booted systems, --boot; see
+# lib/machine.sh). Each provides _up, _down (power cut), _reboot, _exec, _spawn and _disk for a host.
+DRIVER=${DRIVER:-holder}
+
+is_host() { [ "$1" = vps ] || [ "$1" = home ]; }
+
+# in_host HOST ARGS...: runs ARGS inside HOST, like a process on that machine.
+in_host() { "${DRIVER}_exec" "$@"; }
+
+holder_exec() {
 	local host=$1 pid
 	shift
 	pid=$(holder_pid "$host")
@@ -57,13 +67,39 @@ in_host() {
 spawn() {
 	local where=$1 log=$2
 	shift 2
-	if [ -f "$RUN/$where.holder" ]; then
-		nsenter -t "$(holder_pid "$where")" -m -n -- "$@" </dev/null >>"$log" 2>&1 &
+	if is_host "$where"; then
+		"${DRIVER}_spawn" "$where" "$log" "$@"
 	else
-		ip netns exec "$(ns "$where")" "$@" </dev/null >>"$log" 2>&1 &
+		# Without the run lock (fd 9): a process that outlives a run killed hard must not hold the next run back.
+		ip netns exec "$(ns "$where")" "$@" </dev/null >>"$log" 2>&1 9>&- &
+		SPAWNED=$!
 	fi
+}
+
+holder_spawn() {
+	local where=$1 log=$2
+	shift 2
+	nsenter -t "$(holder_pid "$where")" -m -n -- "$@" </dev/null >>"$log" 2>&1 9>&- &
 	SPAWNED=$!
 }
+
+# unspawn WHERE ID: stops what spawn started (ID is SPAWNED).
+unspawn() {
+	if is_host "$1"; then
+		"${DRIVER}_unspawn" "$1" "$2"
+	else
+		kill "$2" 2>/dev/null || true
+	fi
+}
+
+holder_unspawn() { kill "$2" 2>/dev/null || true; }
+
+# host_disk HOST: the directory that holds what HOST wrote to its disk (kept across its reboots).
+host_disk() { "${DRIVER}_disk" "$1"; }
+holder_disk() { printf '%s/hosts/%s' "$RUN" "$1"; }
+
+# host_user HOST: the account the operator's ssh logs in as (the home's operator is not root in the boot lab).
+host_user() { if [ "$DRIVER" = machine ] && [ "$1" = home ]; then echo "$HOME_OPERATOR"; else echo root; fi; }
 
 ns_exists() { [ -e "/run/netns/$(ns "$1")" ]; }
 
@@ -215,18 +251,21 @@ holder_start() {
 	in_host "$host" test ! -e /run/systemd/system || die "$host sees /run/systemd/system"
 }
 
+# The operator's key, and each host's ed25519 host key pinned in known_hosts. A host key already there (the VPS's
+# in the boot lab, which the render made for cloud-init) is pinned as it is.
 ssh_keys() {
 	install -d -m 0700 "$RUN/ssh"
 	cmd ssh-keygen -q -t ed25519 -N '' -C lab-operator -f "$RUN/ssh/id_ed25519"
 	install -m 0600 "$RUN/ssh/id_ed25519.pub" "$RUN/ssh/authorized_keys"
 	local host
 	for host in "${HOSTS[@]}"; do
-		cmd ssh-keygen -q -t ed25519 -N '' -C "$host" -f "$RUN/ssh/${host}_host_ed25519_key"
+		[ -f "$RUN/ssh/${host}_host_ed25519_key.pub" ] ||
+			cmd ssh-keygen -q -t ed25519 -N '' -C "$host" -f "$RUN/ssh/${host}_host_ed25519_key"
 		printf '%s %s\n' "${MGMT_ADDR[$host]}" "$(cut -d' ' -f1,2 "$RUN/ssh/${host}_host_ed25519_key.pub")"
 	done >"$RUN/ssh/known_hosts"
 	{
 		for host in "${HOSTS[@]}"; do
-			printf 'Host %s\n\tHostName %s\n' "$host" "${MGMT_ADDR[$host]}"
+			printf 'Host %s\n\tHostName %s\n\tUser %s\n' "$host" "${MGMT_ADDR[$host]}" "$(host_user "$host")"
 		done
 		cat <<-EOF
 			Host *
@@ -277,8 +316,13 @@ sshd_start() {
 	wait_until 15 ssh -F "$RUN/ssh/config" "root@$host" true || die "cannot ssh to $host (see $LOGS/sshd-$host.log)"
 }
 
+# host_up HOST: the host's network, then the host itself (its sshd answering).
 host_up() {
 	"wire_$1"
+	"${DRIVER}_up" "$1"
+}
+
+holder_up() {
 	holder_start "$1"
 	sshd_start "$1"
 }
@@ -313,13 +357,17 @@ topology_up() {
 	wire_client
 	wire_cgnat
 	wire_nas
+	if [ "$DRIVER" = machine ]; then mirror_serve; fi
 	ssh_keys
 	local host
-	for host in "${HOSTS[@]}"; do host_up "$host"; done
+	for host in "${UP_ORDER[@]}"; do host_up "$host"; done
 }
 
+# Hosts first (a booted machine is powered off and its disk unmounted, whichever driver the run that left it used),
+# then the namespaces.
 topology_down() {
 	local name
+	for name in "${HOSTS[@]}"; do machine_down "$name"; done
 	for name in "${NAMESPACES[@]}"; do ns_down "$name"; done
 }
 
@@ -335,5 +383,6 @@ leftovers() {
 			! kill -0 "$pid" 2>/dev/null || echo "process $pid ($(cat "/proc/$pid/comm" 2>/dev/null))"
 		done <"$RUN/killed.pids"
 	fi
-	grep -F -e "$RUN" -e "/run/netns/$NS_PREFIX-" /proc/self/mountinfo | sed 's/^/mount /' || true
+	machine_leftovers
+	grep -F -e "$RUN" -e "/run/netns/$NS_PREFIX-" -e "$LAB_CACHE/scratch" /proc/self/mountinfo | sed 's/^/mount /' || true
 }

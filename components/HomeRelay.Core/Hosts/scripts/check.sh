@@ -54,12 +54,19 @@ check_forward() {
 }
 
 main() {
-	local forward proto port target host address
-	[ "$(id -u)" -eq 0 ] || die "run as root"
+	local forward proto port target host address udp=0
+	[ "$EUID" -eq 0 ] || die "run as root"
 	is_up || die "the tunnel interface $IFACE is not up on the VPS"
 	wait_for_handshake
 	for forward in "${FORWARDS[@]}"; do
 		IFS=/ read -r proto port target host <<<"$forward"
+		if [ "$proto" = udp ]; then
+			udp=$((udp + 1))
+			if [ "$udp" -gt "$UDP_PROBES_AT_MOST" ]; then
+				log "--   udp/$port not probed (at most $UDP_PROBES_AT_MOST UDP forwards are: the home answers about one probe a second)"
+				continue
+			fi
+		fi
 		for address in "$HOME_ADDRESS" ${HOME_ADDRESS6:+"$HOME_ADDRESS6"}; do
 			# A LAN host is IPv4 only: the home server passes on only what reached it over IPv4.
 			[[ $host == home* ]] || [ "$address" = "$HOME_ADDRESS" ] || continue

@@ -26,7 +26,8 @@ HOME_ENDPOINT=""   # where the home's packets come from now (its CGNAT address a
 BYTES_TO_HOME=""
 BYTES_FROM_HOME=""
 declare -A CONNECTIONS=() PACKETS=() BYTES=() # by mark; absent when the table is not loaded
-PROBE4=()          # by forward: answered, refused, silent (tcp) or reached, silent (udp); empty when not probed
+PROBE4=()          # by forward: answered, refused, silent (tcp) or reached, silent, unprobed (udp, past
+                   # UDP_PROBES_AT_MOST); empty when not probed at all
 PROBE6=()          # the same at the home's IPv6 tunnel address; empty when not probed there
 DNS_ADDRESSES=()
 DNS_OK=false
@@ -102,8 +103,11 @@ probe_one() { printf '%s %s %s\n' "$1" "$2" "$(probe_"$3" "$4" "$5")"; }
 # server itself is the target (a LAN host is IPv4 only); a range at its first port. "FORWARD FAMILY RESULT" lines.
 probe_all() {
 	local i proto target host running=0
+	# UDP probes one at a time, on their own (see probe_udp: the home rate-limits its answers).
+	probe_udp_forwards &
 	for i in "${!FORWARDS[@]}"; do
 		IFS=/ read -r proto _ target host <<<"${FORWARDS[i]}"
+		[ "$proto" = tcp ] || continue
 		# shellcheck disable=SC2153 # a setting, like HOME_ADDRESS6
 		probe_one "$i" 4 "$proto" "$HOME_ADDRESS" "${target%-*}" &
 		running=$((running + 1))
@@ -119,6 +123,21 @@ probe_all() {
 	wait
 }
 
+probe_udp_forwards() {
+	local i proto target host probed=0
+	for i in "${!FORWARDS[@]}"; do
+		IFS=/ read -r proto _ target host <<<"${FORWARDS[i]}"
+		[ "$proto" = udp ] || continue
+		probed=$((probed + 1))
+		if [ "$probed" -gt "$UDP_PROBES_AT_MOST" ]; then
+			printf '%s 4 unprobed\n' "$i"
+			continue
+		fi
+		probe_one "$i" 4 udp "$HOME_ADDRESS" "${target%-*}"
+		if [ -n "$HOME_ADDRESS6" ] && [[ $host == home* ]]; then probe_one "$i" 6 udp "$HOME_ADDRESS6" "${target%-*}"; fi
+	done
+}
+
 run_probes() {
 	local i family result
 	while read -r i family result; do
@@ -126,7 +145,8 @@ run_probes() {
 	done < <(probe_all)
 }
 
-gets_through() { [ "$1" = answered ] || [ "$1" = reached ]; }
+# Not probed (past UDP_PROBES_AT_MOST) counts as getting through: nothing says otherwise.
+gets_through() { [ "$1" = answered ] || [ "$1" = reached ] || [ "$1" = unprobed ]; }
 
 # answers I: every address forward I was probed at answered (TCP) or let the datagram through (UDP).
 answers() {
@@ -137,8 +157,7 @@ answers() {
 home_heard() {
 	local i
 	for i in "${!FORWARDS[@]}"; do
-		[ "${PROBE4[i]:-silent}" = silent ] || return 0
-		[ "${PROBE6[i]:-silent}" = silent ] || return 0
+		case "${PROBE4[i]:-}/${PROBE6[i]:-}" in *answered* | *refused* | *reached*) return 0 ;; esac
 	done
 	return 1
 }
@@ -147,6 +166,7 @@ word() {
 	case "$1" in
 	answered) echo answers ;;
 	reached) echo "gets through" ;;
+	unprobed) echo "not probed" ;;
 	'') echo - ;;
 	*) echo "$1" ;;
 	esac

@@ -81,6 +81,12 @@ take_lock() {
 # puts the settings (PROBE_PAYLOAD among them) and lib.sh in front of this.
 # shellcheck shell=bash
 
+# At most this many UDP forwards are probed at each address (see probe_udp): the home answers probes about once a
+# second, so a stack of hundreds would take minutes. A firewall rule that lets the first ones through usually lets
+# all through (iifname "wg0" ct mark ... accept); the others are reported as not probed.
+# shellcheck disable=SC2034 # read by check.sh and status.sh, which come after this file
+readonly UDP_PROBES_AT_MOST=8
+
 # probe_tcp ADDRESS PORT: prints answered (something listens), refused (the host answered: nothing listens there) or
 # silent (no answer at all: a firewall drops the connection, or the host is gone).
 probe_tcp() {
@@ -98,11 +104,17 @@ probe_tcp() {
 # probe_udp ADDRESS PORT: prints reached or silent. The home's table answers the PROBE_PAYLOAD datagram from the VPS's
 # tunnel address with ICMP "port unreachable", in a chain after every usual filter chain: an answer proves that
 # datagrams to that port get past the home's firewall, whether or not the service would answer (it never sees it).
+# The home's kernel sends such answers to one address at most about once a second after a burst of six (its ICMP
+# rate limit), dropping the rest: UDP probes go one at a time, and a silent one is tried twice more, a second apart.
 probe_udp() {
-	local out
-	# shellcheck disable=SC2016 # expanded by the inner bash
-	out=$(timeout 4 bash -c 'exec 3<>"/dev/udp/$1/$2" && printf %s "$3" >&3 && read -r -t 3 -u 3 _' probe "$1" "$2" "$PROBE_PAYLOAD" 2>&1) || true
-	if [[ $out == *refused* ]]; then echo reached; else echo silent; fi
+	local out try
+	for try in 1 2 3; do
+		# shellcheck disable=SC2016 # expanded by the inner bash
+		out=$(timeout 3 bash -c 'exec 3<>"/dev/udp/$1/$2" && printf %s "$3" >&3 && read -r -t 1.5 -u 3 _' probe "$1" "$2" "$PROBE_PAYLOAD" 2>&1) || true
+		if [[ $out == *refused* ]]; then echo reached && return 0; fi
+		[ "$try" -eq 3 ] || sleep 1
+	done
+	echo silent
 }
 
 # ---- status.sh
@@ -133,7 +145,8 @@ HOME_ENDPOINT=""   # where the home's packets come from now (its CGNAT address a
 BYTES_TO_HOME=""
 BYTES_FROM_HOME=""
 declare -A CONNECTIONS=() PACKETS=() BYTES=() # by mark; absent when the table is not loaded
-PROBE4=()          # by forward: answered, refused, silent (tcp) or reached, silent (udp); empty when not probed
+PROBE4=()          # by forward: answered, refused, silent (tcp) or reached, silent, unprobed (udp, past
+                   # UDP_PROBES_AT_MOST); empty when not probed at all
 PROBE6=()          # the same at the home's IPv6 tunnel address; empty when not probed there
 DNS_ADDRESSES=()
 DNS_OK=false
@@ -209,8 +222,11 @@ probe_one() { printf '%s %s %s\n' "$1" "$2" "$(probe_"$3" "$4" "$5")"; }
 # server itself is the target (a LAN host is IPv4 only); a range at its first port. "FORWARD FAMILY RESULT" lines.
 probe_all() {
 	local i proto target host running=0
+	# UDP probes one at a time, on their own (see probe_udp: the home rate-limits its answers).
+	probe_udp_forwards &
 	for i in "${!FORWARDS[@]}"; do
 		IFS=/ read -r proto _ target host <<<"${FORWARDS[i]}"
+		[ "$proto" = tcp ] || continue
 		# shellcheck disable=SC2153 # a setting, like HOME_ADDRESS6
 		probe_one "$i" 4 "$proto" "$HOME_ADDRESS" "${target%-*}" &
 		running=$((running + 1))
@@ -226,6 +242,21 @@ probe_all() {
 	wait
 }
 
+probe_udp_forwards() {
+	local i proto target host probed=0
+	for i in "${!FORWARDS[@]}"; do
+		IFS=/ read -r proto _ target host <<<"${FORWARDS[i]}"
+		[ "$proto" = udp ] || continue
+		probed=$((probed + 1))
+		if [ "$probed" -gt "$UDP_PROBES_AT_MOST" ]; then
+			printf '%s 4 unprobed\n' "$i"
+			continue
+		fi
+		probe_one "$i" 4 udp "$HOME_ADDRESS" "${target%-*}"
+		if [ -n "$HOME_ADDRESS6" ] && [[ $host == home* ]]; then probe_one "$i" 6 udp "$HOME_ADDRESS6" "${target%-*}"; fi
+	done
+}
+
 run_probes() {
 	local i family result
 	while read -r i family result; do
@@ -233,7 +264,8 @@ run_probes() {
 	done < <(probe_all)
 }
 
-gets_through() { [ "$1" = answered ] || [ "$1" = reached ]; }
+# Not probed (past UDP_PROBES_AT_MOST) counts as getting through: nothing says otherwise.
+gets_through() { [ "$1" = answered ] || [ "$1" = reached ] || [ "$1" = unprobed ]; }
 
 # answers I: every address forward I was probed at answered (TCP) or let the datagram through (UDP).
 answers() {
@@ -244,8 +276,7 @@ answers() {
 home_heard() {
 	local i
 	for i in "${!FORWARDS[@]}"; do
-		[ "${PROBE4[i]:-silent}" = silent ] || return 0
-		[ "${PROBE6[i]:-silent}" = silent ] || return 0
+		case "${PROBE4[i]:-}/${PROBE6[i]:-}" in *answered* | *refused* | *reached*) return 0 ;; esac
 	done
 	return 1
 }
@@ -254,6 +285,7 @@ word() {
 	case "$1" in
 	answered) echo answers ;;
 	reached) echo "gets through" ;;
+	unprobed) echo "not probed" ;;
 	'') echo - ;;
 	*) echo "$1" ;;
 	esac
