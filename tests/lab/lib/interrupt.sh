@@ -134,7 +134,7 @@ scenario() {
 	snapshot "$host" "$name" config || return 1
 	same_snapshot "$host" "$reference" "$name" || { REASON="$name: the re-run did not restore the state: $REASON" && return 1; }
 	local found
-	found=$(leaks "$RUN/hosts/$host"; host_run_leaks "$host")
+	found=$(leaks "$(host_disk "$host")"; host_run_leaks "$host")
 	[ -z "$found" ] || fail_because "$name: a key copy is left on $host: $found" || return 1
 }
 
