@@ -119,8 +119,22 @@ require_ipv6() {
 
 begin() {
 	[ -d "${CONFIG%/*}" ] || install -d -m 0700 "${CONFIG%/*}"
+	settle_unit
 	if is_up; then WAS_UP=1; fi
 	BEGUN=1
+}
+
+# A start or stop of wg-quick@ that an interrupted run asked for goes on without it: let it finish before looking at
+# the tunnel, or this run would judge (and take down) a tunnel that is still coming up.
+settle_unit() {
+	local state deadline=$((SECONDS + 120))
+	have_systemd || return 0
+	while :; do
+		state=$(systemctl is-active "wg-quick@$IFACE" 2>/dev/null) || true
+		case "$state" in activating | deactivating | reloading | refreshing) ;; *) return 0 ;; esac
+		[ "$SECONDS" -lt "$deadline" ] || die "wg-quick@$IFACE has been $state for 2 minutes; see: journalctl -u wg-quick@$IFACE"
+		sleep 0.5
+	done
 }
 
 stage() {
