@@ -57,7 +57,7 @@ public sealed class ResourceGraphTests
         var server = run.Mocks.Registered.Single(r => r.Type == "hcloud:index/server:Server");
         var ip = run.Mocks.Registered.Single(r => r.Name == "relay-vps-ipv4");
         Assert.Equal(("ipv4", false), ((string)ip.Inputs["type"], ip.Inputs["autoDelete"]));
-        Assert.Equal(("cx23", "debian-12", "fsn1"), ((string)server.Inputs["serverType"], (string)server.Inputs["image"], (string)server.Inputs["location"]));
+        Assert.Equal(("cx23", "debian-13", "fsn1"), ((string)server.Inputs["serverType"], (string)server.Inputs["image"], (string)server.Inputs["location"]));
         var net = (ImmutableDictionary<string, object>)Assert.Single((ImmutableArray<object>)server.Inputs["publicNets"]);
         Assert.Equal(double.Parse(await ValueOf(run.Named<PrimaryIp>("relay-vps-ipv4").Id)), net["ipv4"]);
         Assert.Equal(double.Parse(await ValueOf(run.Single<Firewall>().Id)), Assert.Single((ImmutableArray<object>)server.Inputs["firewallIds"]));

@@ -52,7 +52,8 @@ public static class SettingKeys
     {
         public const string Location = "fsn1";
         public const string ServerType = "cx23";
-        public const string Image = "debian-12";
+        /// <summary>Debian 13, the current stable; the boot lab proves the VPS's first boot on it (and on debian-12).</summary>
+        public const string Image = "debian-13";
         public const int DnsTtl = 60;
         public const int HomeSshPort = 22;
         public const string HomeUser = "root";

@@ -44,7 +44,7 @@ public static partial class SettingsReader
 
         var location = reader.NonEmpty(K.Location, K.Defaults.Location, "a Hetzner location such as fsn1, nbg1, hel1, ash or hil");
         var serverType = reader.NonEmpty(K.ServerType, K.Defaults.ServerType, "a Hetzner server type such as cx23");
-        var image = reader.NonEmpty(K.Image, K.Defaults.Image, "an image name such as debian-12");
+        var image = reader.NonEmpty(K.Image, K.Defaults.Image, "an image name such as debian-13 (or debian-12)");
         var dns = ReadDns(reader);
         var tunnel = ReadTunnel(reader);
         var home = ReadHome(reader);
