@@ -109,9 +109,11 @@ idle_traffic() {
 
 answers_visitor() { [ "$(probe client tcp "$VPS_PUBLIC" "$1" 1)" = "$CLIENT_ADDR" ]; }
 
-# recovery_trials K PORT: KA_TRIALS times: a forward answers (which also sets the home's keepalive timer going),
-# a random wait of 0 to K s (so the change falls anywhere in the keepalive's cycle), the address changes, and the
-# time until a forward answers the visitor again is taken.
+# recovery_trials K PORT: KA_TRIALS times: a forward answers (which also restarts the home's keepalive timer: it
+# runs from the last packet through the tunnel), a random wait of 0 to K s, the address changes, and the time until
+# a forward answers the visitor again is taken. (Above 10 s the cycle is not the keepalive alone: the VPS answers
+# a visitor's last packet with a keepalive of its own 10 s later, and the home retries a handshake 15 s after data
+# that went unanswered.)
 recovery_trials() {
 	local k=$1 port=$2 trial delay json next
 	for trial in $(seq 1 "$KA_TRIALS"); do
@@ -121,7 +123,7 @@ recovery_trials() {
 		if [ "$CGNAT_ADDR" = "$CGNAT_WAN" ]; then next=$CGNAT_WAN_NEXT; else next=$CGNAT_WAN; fi
 		cgnat_change_address "$next"
 		json=$(recovery_json "$port" "$CLIENT_ADDR" 120) || die "keepalive $k: no recovery within 120 s (trial $trial)"
-		say "bench: keepalive $k s, trial $trial: changed ${delay} ms into the cycle, recovered in $(json_field "$json" ms) ms"
+		say "bench: keepalive $k s, trial $trial: changed ${delay} ms after an answer, recovered in $(json_field "$json" ms) ms"
 		echo "$k $trial $delay $(json_field "$json" ms) $(json_field "$json" first_probe_ms) $(json_field "$json" probes)" \
 			>>"$BENCH_DIR/recovery.tsv"
 	done
@@ -157,7 +159,7 @@ bench_keepalive() {
 		for line in open(f"{bench_dir}/recovery.tsv"):
 		    k, trial, delay, ms, first, probes = map(int, line.split())
 		    rows.setdefault(k, {"recovery": [], "idle": []})["recovery"].append(
-		        {"trial": trial, "changed_ms_into_cycle": delay, "recovered_ms": ms, "first_probe_ms": first, "probes": probes})
+		        {"trial": trial, "changed_ms_after_answer": delay, "recovered_ms": ms, "first_probe_ms": first, "probes": probes})
 		for line in open(f"{bench_dir}/idle.tsv"):
 		    v = list(map(int, line.split()))
 		    k, period, a, b = v[0], v[1], v[2:11], v[11:20]
@@ -174,7 +176,7 @@ bench_keepalive() {
 		result = {
 		    "stack": stack, "forward": f"tcp/{port}, answered with the visitor's address",
 		    "recovery_method": "the cgnat's public address changes (ip -batch: old address deleted, new added; then "
-		        "conntrack -F) at a random moment 0..keepalive s after a forward last answered; recovered_ms is the time "
+		        "conntrack -F) changed_ms_after_answer (random, 0..keepalive) after a forward last answered; recovered_ms is the time "
 		        "from the change until the first of TCP probes started every 50 ms from the client is answered with the "
 		        "client's own address",
 		    "idle_method": "nft counters at the cgnat's wan for udp to/from the VPS's WireGuard port: IP packets (IP + UDP "
