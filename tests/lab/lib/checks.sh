@@ -124,7 +124,7 @@ check_home_egress() {
 # coarser all-forwards round follows). A figure, not a criterion: the bench measures it (--bench keepalive).
 check_cgnat_change() {
 	local keepalive proto port target mode json first="" all
-	keepalive=$(stack_setting "$STACK" keepalive 25)
+	keepalive=$(in_host home wg show wg0 persistent-keepalive | cut -f2)
 	read -r proto port target mode < <(awk '$1 == "tcp"' "$RUN/answering") || true
 	cgnat_change_address "$CGNAT_WAN_NEXT"
 	if [ -n "${port:-}" ]; then
