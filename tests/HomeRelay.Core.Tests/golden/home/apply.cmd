@@ -243,7 +243,7 @@ Endpoint = 203.0.113.10:51820
 # Visitors keep their own address, so any source must be accepted from the VPS.
 AllowedIPs = 0.0.0.0/0, ::/0
 # We dial out through CGNAT; keepalives hold the NAT mapping open.
-PersistentKeepalive = 25
+PersistentKeepalive = 10
 HOME_RELAY_FILE
 }
 
