@@ -64,7 +64,7 @@ public sealed class ProjectFileTests
     [InlineData(SettingKeys.TunnelIpv6Cidr, SettingKeys.Defaults.TunnelIpv6Cidr)]
     [InlineData(SettingKeys.WireGuardPort, "51820")]
     [InlineData(SettingKeys.Mtu, "1380")]
-    [InlineData(SettingKeys.Keepalive, "25")]
+    [InlineData(SettingKeys.Keepalive, "10")]
     [InlineData(SettingKeys.KeyRotation, SettingKeys.Defaults.KeyRotation)]
     public void Declared_defaults_are_the_programs_defaults(string key, string expected) =>
         Assert.Equal(expected, Scalar((YamlMappingNode)Declarations()[key], "default"));

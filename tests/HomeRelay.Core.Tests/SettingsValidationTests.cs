@@ -28,7 +28,7 @@ public sealed class SettingsValidationTests
             (K.WireGuardPort, null), (K.Mtu, null), (K.Keepalive, null), (K.KeyRotation, null), (K.HomeUser, null),
             (K.HomeSshPort, null), (K.HomeLan, null), (K.Forwards, Examples.HomeOnlyForwards))).SettingsOrThrow();
         Assert.Equal(("fsn1", "cx23", "debian-13", 60), (s.Location, s.ServerType, s.Image, s.Dns.Ttl));
-        Assert.Equal(("10.66.0.0/24", 51820, 1380, 25), (s.Tunnel.Cidr.ToString(), s.Tunnel.ListenPort, s.Tunnel.Mtu, s.Tunnel.Keepalive));
+        Assert.Equal(("10.66.0.0/24", 51820, 1380, 10), (s.Tunnel.Cidr.ToString(), s.Tunnel.ListenPort, s.Tunnel.Mtu, s.Tunnel.Keepalive));
         Assert.Equal(("root", 22), (s.Home.User, s.Home.SshPort));
         Assert.Empty(s.Home.Lans);
     }

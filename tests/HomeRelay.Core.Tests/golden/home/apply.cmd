@@ -202,7 +202,7 @@ readonly TUNNEL_TABLE=51821
 readonly RULE_PRIORITIES=(5180 5181 5182)
 readonly HOME_ADDRESSES=(10.66.0.2 fd66:7265:6c61::2)
 readonly VPS_ADDRESS=10.66.0.1
-readonly HEARTBEAT=25
+readonly HEARTBEAT=10
 
 # ---- hook.sh
 # home-relay's hook on the home server (installed as /etc/wireguard/wg0-hook.sh, run by wg-quick after up and before
@@ -334,7 +334,7 @@ Endpoint = 203.0.113.10:51820
 # Visitors keep their own address, so any source must be accepted from the VPS.
 AllowedIPs = 0.0.0.0/0, ::/0
 # We dial out through CGNAT; keepalives hold the NAT mapping open.
-PersistentKeepalive = 25
+PersistentKeepalive = 10
 HOME_RELAY_FILE
 }
 
