@@ -29,7 +29,7 @@ public static class HostScripts
                 .Setting("TUNNEL_MARK", HostNames.HomeRoutingTable)
                 .Setting("RULE_PRIORITIES", HostNames.HomeRulePriorities.Cast<object>());
         }
-        return script.Part("lib.sh").RenderedFiles(files).Part("apply.sh").ToString();
+        return script.Part("lib.sh").Part("rules.sh").RenderedFiles(files).Part("apply.sh").ToString();
     }
 
     public static string Remove(HostRole role)
@@ -42,7 +42,7 @@ public static class HostScripts
         {
             script.Setting("RULE_PRIORITIES", HostNames.HomeRulePriorities.Cast<object>());
         }
-        return script.Part("lib.sh").Part("remove.sh").ToString();
+        return script.Part("lib.sh").Part("rules.sh").Part("remove.sh").ToString();
     }
 
     /// <summary>

@@ -15,6 +15,7 @@ public static class HomeHook
             .Setting("HOME_ADDRESSES", new object?[] { plan.Tunnel.HomeAddress, plan.Tunnel.HomeAddress6 }.OfType<object>())
             .Setting("VPS_ADDRESS", plan.Tunnel.VpsAddress)
             .Setting("HEARTBEAT", plan.Tunnel.Keepalive)
+            .Part("rules.sh")
             .Part("hook.sh");
         return new HostFile(HostNames.HomeHookPath, "0700", script.ToString());
     }

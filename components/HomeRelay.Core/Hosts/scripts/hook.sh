@@ -1,6 +1,6 @@
 #!/bin/bash
 # home-relay's hook on the home server (installed as /etc/wireguard/wg0-hook.sh, run by wg-quick after up and before
-# down, and by apply). Its policy rules send replies to tunnel connections back through the tunnel (table
+# down, and by apply; rules.sh comes before it). Its policy rules send replies to tunnel connections back through the tunnel (table
 # TUNNEL_TABLE) while the home's own traffic keeps its default route: three rules per address family, however many
 # forwards there are (the firewall table marks what belongs to the tunnel, and these rules route by that mark). Its
 # heartbeat notices a VPS that lost the tunnel's session.
@@ -20,16 +20,6 @@ readonly STATE=/run/home-relay/hook.state
 readonly HEARTBEAT_PID=/run/home-relay/heartbeat.pid
 
 family_of() { if [[ $1 == *:* ]]; then echo -6; else echo -4; fi; }
-
-del_rules() {
-	local pref family
-	for family in -4 -6; do
-		for pref in "${RULE_PRIORITIES[@]}"; do
-			# Each pass removes one rule; the loop ends when none is left at that priority.
-			while ip "$family" rule del pref "$pref" 2>/dev/null; do :; done
-		done
-	done
-}
 
 # Our rules as the kernel lists them, and the reverse-path setting of the tunnel.
 current() {
@@ -70,7 +60,7 @@ heartbeat_start() {
 
 up() {
 	local address family
-	del_rules
+	drop_rules
 	for address in "${HOME_ADDRESSES[@]}"; do
 		family=$(family_of "$address")
 		# Marked packets (replies to tunnel connections, replies of UDP services on forwarded ports) go into the tunnel,
@@ -89,7 +79,7 @@ up() {
 
 down() {
 	heartbeat_stop
-	del_rules
+	drop_rules
 	rm -f "$STATE"
 }
 

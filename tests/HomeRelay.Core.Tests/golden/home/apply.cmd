@@ -60,7 +60,20 @@ is_ours() {
 # Declaring the table first makes the delete succeed even when the table is already gone.
 drop_table() { nft "table inet $TABLE; delete table inet $TABLE"; }
 
-# The home's policy rules, both families, whoever left them (wg-quick's PostUp, or an apply that failed half-way).
+# One apply or remove at a time on a host: a second waits, so neither sees the other's half-done work.
+take_lock() {
+	[ -d /run/lock ] || mkdir -p /run/lock
+	exec 9>/run/lock/home-relay.lock
+	flock -w 600 9 || die "another home-relay apply or remove has been running here for 10 minutes"
+}
+
+# ---- rules.sh
+# The home's policy rules, shared by its hook (which makes them) and by apply and remove (which may have to clear
+# them). The renderer puts the settings (RULE_PRIORITIES among them) in front of this.
+# shellcheck shell=bash
+
+# drop_rules: every rule at our priorities, both families, whoever left them (the hook, or an apply that failed
+# half-way).
 drop_rules() {
 	local pref family
 	for family in -4 -6; do
@@ -69,13 +82,6 @@ drop_rules() {
 			while ip "$family" rule del pref "$pref" 2>/dev/null; do :; done
 		done
 	done
-}
-
-# One apply or remove at a time on a host: a second waits, so neither sees the other's half-done work.
-take_lock() {
-	[ -d /run/lock ] || mkdir -p /run/lock
-	exec 9>/run/lock/home-relay.lock
-	flock -w 600 9 || die "another home-relay apply or remove has been running here for 10 minutes"
 }
 
 # ---- the files this run installs, rendered by home-relay
@@ -204,9 +210,26 @@ readonly HOME_ADDRESSES=(10.66.0.2 fd66:7265:6c61::2)
 readonly VPS_ADDRESS=10.66.0.1
 readonly HEARTBEAT=10
 
+# ---- rules.sh
+# The home's policy rules, shared by its hook (which makes them) and by apply and remove (which may have to clear
+# them). The renderer puts the settings (RULE_PRIORITIES among them) in front of this.
+# shellcheck shell=bash
+
+# drop_rules: every rule at our priorities, both families, whoever left them (the hook, or an apply that failed
+# half-way).
+drop_rules() {
+	local pref family
+	for family in -4 -6; do
+		for pref in "${RULE_PRIORITIES[@]}"; do
+			# Each pass removes one rule; the loop ends when none is left at that priority.
+			while ip "$family" rule del pref "$pref" 2>/dev/null; do :; done
+		done
+	done
+}
+
 # ---- hook.sh
 # home-relay's hook on the home server (installed as /etc/wireguard/wg0-hook.sh, run by wg-quick after up and before
-# down, and by apply). Its policy rules send replies to tunnel connections back through the tunnel (table
+# down, and by apply; rules.sh comes before it). Its policy rules send replies to tunnel connections back through the tunnel (table
 # TUNNEL_TABLE) while the home's own traffic keeps its default route: three rules per address family, however many
 # forwards there are (the firewall table marks what belongs to the tunnel, and these rules route by that mark). Its
 # heartbeat notices a VPS that lost the tunnel's session.
@@ -226,16 +249,6 @@ readonly STATE=/run/home-relay/hook.state
 readonly HEARTBEAT_PID=/run/home-relay/heartbeat.pid
 
 family_of() { if [[ $1 == *:* ]]; then echo -6; else echo -4; fi; }
-
-del_rules() {
-	local pref family
-	for family in -4 -6; do
-		for pref in "${RULE_PRIORITIES[@]}"; do
-			# Each pass removes one rule; the loop ends when none is left at that priority.
-			while ip "$family" rule del pref "$pref" 2>/dev/null; do :; done
-		done
-	done
-}
 
 # Our rules as the kernel lists them, and the reverse-path setting of the tunnel.
 current() {
@@ -276,7 +289,7 @@ heartbeat_start() {
 
 up() {
 	local address family
-	del_rules
+	drop_rules
 	for address in "${HOME_ADDRESSES[@]}"; do
 		family=$(family_of "$address")
 		# Marked packets (replies to tunnel connections, replies of UDP services on forwarded ports) go into the tunnel,
@@ -295,7 +308,7 @@ up() {
 
 down() {
 	heartbeat_stop
-	del_rules
+	drop_rules
 	rm -f "$STATE"
 }
 

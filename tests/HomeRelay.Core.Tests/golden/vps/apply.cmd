@@ -57,7 +57,20 @@ is_ours() {
 # Declaring the table first makes the delete succeed even when the table is already gone.
 drop_table() { nft "table inet $TABLE; delete table inet $TABLE"; }
 
-# The home's policy rules, both families, whoever left them (wg-quick's PostUp, or an apply that failed half-way).
+# One apply or remove at a time on a host: a second waits, so neither sees the other's half-done work.
+take_lock() {
+	[ -d /run/lock ] || mkdir -p /run/lock
+	exec 9>/run/lock/home-relay.lock
+	flock -w 600 9 || die "another home-relay apply or remove has been running here for 10 minutes"
+}
+
+# ---- rules.sh
+# The home's policy rules, shared by its hook (which makes them) and by apply and remove (which may have to clear
+# them). The renderer puts the settings (RULE_PRIORITIES among them) in front of this.
+# shellcheck shell=bash
+
+# drop_rules: every rule at our priorities, both families, whoever left them (the hook, or an apply that failed
+# half-way).
 drop_rules() {
 	local pref family
 	for family in -4 -6; do
@@ -66,13 +79,6 @@ drop_rules() {
 			while ip "$family" rule del pref "$pref" 2>/dev/null; do :; done
 		done
 	done
-}
-
-# One apply or remove at a time on a host: a second waits, so neither sees the other's half-done work.
-take_lock() {
-	[ -d /run/lock ] || mkdir -p /run/lock
-	exec 9>/run/lock/home-relay.lock
-	flock -w 600 9 || die "another home-relay apply or remove has been running here for 10 minutes"
 }
 
 # ---- the files this run installs, rendered by home-relay

@@ -56,17 +56,6 @@ is_ours() {
 # Declaring the table first makes the delete succeed even when the table is already gone.
 drop_table() { nft "table inet $TABLE; delete table inet $TABLE"; }
 
-# The home's policy rules, both families, whoever left them (wg-quick's PostUp, or an apply that failed half-way).
-drop_rules() {
-	local pref family
-	for family in -4 -6; do
-		for pref in "${RULE_PRIORITIES[@]}"; do
-			# Each pass removes one rule; the loop ends when none is left at that priority.
-			while ip "$family" rule del pref "$pref" 2>/dev/null; do :; done
-		done
-	done
-}
-
 # One apply or remove at a time on a host: a second waits, so neither sees the other's half-done work.
 take_lock() {
 	[ -d /run/lock ] || mkdir -p /run/lock
