@@ -18,7 +18,8 @@ public sealed class ApplyScriptTests
         var unshare = HostTool.Require("unshare", "util-linux");
         HostTool.RequireRoot("unshare needs root for mount and network namespaces");
         using var script = new HostTool.TempFile(
-            $"set -e\nmount -t tmpfs tmpfs /etc/wireguard\nmount -t tmpfs tmpfs /etc/sysctl.d\n{setup}\n/bin/sh -c \"$(cat {command})\"\n");
+            // /sys again: the kernel shows a network namespace's interfaces only in a sysfs mounted inside it.
+            $"set -e\nmount -t tmpfs tmpfs /etc/wireguard\nmount -t tmpfs tmpfs /etc/sysctl.d\nmount -t sysfs sysfs /sys\n{setup}\n/bin/sh -c \"$(cat {command})\"\n");
         return HostTool.Run(unshare, ["--mount", "--net", "--propagation", "private", "/bin/bash", script.Path], stdin);
     }
 
@@ -106,9 +107,10 @@ public sealed class ApplyScriptTests
         HostTool.Require("nft", "nftables");
         HostTool.Require("ss", "iproute2");
         using var command = new HostTool.TempFile(Vps.ApplyCommand);
-        // wireguard-go only logs when another program holds the port, and wg-quick succeeds: nothing listens.
+        // wireguard-go only logs when another program holds the port, and wg-quick succeeds: a TUN device is up and
+        // nothing listens.
         var result = RunIsolated(
-            "mkdir -p /run/fakebin && printf '#!/bin/sh\\nexit 0\\n' > /run/fakebin/wg-quick"
+            "mkdir -p /run/fakebin && printf '#!/bin/sh\\n[ \"$1\" = up ] || exit 0\\nip tuntap add dev wg0 mode tun && ip link set wg0 up\\n' > /run/fakebin/wg-quick"
             + " && chmod +x /run/fakebin/wg-quick && export PATH=/run/fakebin:$PATH",
             command.Path, Examples.VpsSecrets.ToStdin());
         Assert.NotEqual(0, result.ExitCode);

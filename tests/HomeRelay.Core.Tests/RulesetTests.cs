@@ -144,16 +144,24 @@ public sealed class RulesetTests
 
     /// <summary>
     /// Linux caps one argument at 128 KiB, and sshd hands the whole remote command to the login shell as one. The
-    /// largest stack validation accepts must stay well under that, on both hosts, with room for growth.
+    /// largest stack validation accepts must stay well under that on every command, with room for the scripts to
+    /// grow: a quarter of the limit in hand.
     /// </summary>
     [Fact]
     public void The_largest_stack_validation_accepts_renders_commands_well_under_the_argument_limit()
     {
         const int limit = 128 * 1024;
         var plan = Variant("largest");
-        var sizes = new[] { HostBundle.Vps(plan).ApplyCommand, HostBundle.Home(plan).ApplyCommand, HostBundle.CheckCommand(plan) }
-            .Select(c => System.Text.Encoding.UTF8.GetByteCount(c)).ToList();
-        Assert.All(sizes, size => Assert.True(size < limit / 2, $"a command of {size} bytes is not well under {limit}: {string.Join(", ", sizes)}"));
+        var commands = new Dictionary<string, string>
+        {
+            ["vps apply"] = HostBundle.Vps(plan).ApplyCommand,
+            ["home apply"] = HostBundle.Home(plan).ApplyCommand,
+            ["check"] = HostBundle.CheckCommand(plan),
+            ["status"] = HostBundle.StatusCommand(plan.Settings, Examples.VpsEndpoint, StatusFormat.Json),
+        };
+        var sizes = commands.ToDictionary(c => c.Key, c => System.Text.Encoding.UTF8.GetByteCount(c.Value));
+        Assert.All(sizes, size => Assert.True(size.Value < limit * 3 / 4,
+            $"the {size.Key} command of {size.Value} bytes is not well under {limit}: {string.Join(", ", sizes)}"));
     }
 
     [Fact]

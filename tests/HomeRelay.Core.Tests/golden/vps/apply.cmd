@@ -455,13 +455,16 @@ table_is_current() {
 restart_tunnel() {
 	ACTIONS+=(tunnel)
 	start_tunnel
+	is_up || die "the tunnel interface $IFACE is not there after starting it; see: journalctl -u wg-quick@$IFACE"
 	require_listening
 }
 
-# The VPS's port must really be WireGuard's: wireguard-go binds when the link goes up and, when another program holds
-# the port, only logs it, leaving a tunnel that never hears from home.
+# The VPS's port must really be WireGuard's: wireguard-go (a userspace tunnel: a TUN device) binds when the link goes
+# up and, when another program holds the port, only logs it, leaving a tunnel that never hears from home. (The
+# kernel's WireGuard fails to come up instead, and wg-quick with it.)
 require_listening() {
 	local port
+	[ -e "/sys/class/net/$IFACE/tun_flags" ] || return 0
 	read_conf
 	port=${CONF[ListenPort]:-}
 	[ -n "$port" ] || return 0
