@@ -16,9 +16,51 @@
 
 # Several labs can run on one machine at once (two clones, say): HOME_RELAY_LAB_SLOT (0-9) gives each its own
 # namespace names, root-namespace veths and management addresses. Slot 0 is the plain "hrl".
-readonly LAB_SLOT=${HOME_RELAY_LAB_SLOT:-0}
-[[ $LAB_SLOT =~ ^[0-9]$ ]] || { echo "HOME_RELAY_LAB_SLOT is a digit 0-9" >&2; exit 64; }
-if [ "$LAB_SLOT" = 0 ]; then readonly NS_PREFIX=hrl; else readonly NS_PREFIX=hrl$LAB_SLOT; fi
+slot_prefix() { if [ "$1" = 0 ]; then printf hrl; else printf 'hrl%s' "$1"; fi; }
+
+# slot_foreign SLOT: the slot's veths are in the root network namespace while none of its namespaces is in this
+# machine's /run/netns: a lab run that this shell can't see holds it (one in another mount namespace: a container,
+# a CI job on the same kernel), and tearing it down would break that run. A run killed here leaves its namespaces
+# too, and the next run in the slot clears them.
+slot_foreign() {
+	local prefix name
+	prefix=$(slot_prefix "$1")
+	ip -o link show | awk -F': ' -v p="$prefix-" 'index($2, p) == 1 {found = 1} END {exit !found}' || return 1
+	for name in vps home inet; do [ ! -e "/run/netns/$prefix-$name" ] || return 1; done
+}
+
+# pick_slot: HOME_RELAY_LAB_SLOT when set (refused when a run out of sight holds it), else the first slot that no
+# such run holds.
+pick_slot() {
+	local slot
+	if [ -n "${HOME_RELAY_LAB_SLOT:-}" ]; then
+		[[ $HOME_RELAY_LAB_SLOT =~ ^[0-9]$ ]] || { echo "HOME_RELAY_LAB_SLOT is a digit 0-9" >&2; exit 64; }
+		if slot_foreign "$HOME_RELAY_LAB_SLOT"; then
+			echo "lab: slot $HOME_RELAY_LAB_SLOT is held by a lab run not visible here (veths $(slot_prefix "$HOME_RELAY_LAB_SLOT")-* exist, its namespaces don't); pick another HOME_RELAY_LAB_SLOT" >&2
+			exit 64
+		fi
+		LAB_SLOT=$HOME_RELAY_LAB_SLOT
+		return
+	fi
+	for slot in 0 1 2 3 4 5 6 7 8 9; do
+		if ! slot_foreign "$slot"; then
+			LAB_SLOT=$slot
+			case $slot in
+			0) ;;
+			1) echo "lab: slot 0 is held by a lab run not visible here (veths hrl-* exist, its namespaces don't); this run uses slot 1" >&2 ;;
+			*) echo "lab: slots 0-$((slot - 1)) are held by lab runs not visible here (their veths exist, their namespaces don't); this run uses slot $slot" >&2 ;;
+			esac
+			return
+		fi
+	done
+	echo "lab: every slot (0-9) is held by a lab run not visible here" >&2
+	exit 64
+}
+
+pick_slot
+readonly LAB_SLOT
+NS_PREFIX=$(slot_prefix "$LAB_SLOT")
+readonly NS_PREFIX
 readonly NAMESPACES=(inet vps cgnat home client nas)
 readonly HOSTS=(vps home)
 # The order hosts come up in (the boot lab starts the home first: it is the server already running at home).
