@@ -5,7 +5,8 @@ namespace HomeRelay.Cli;
 
 /// <summary>
 /// <c>validate --stack FILE</c>, <c>render --stack FILE --state DIR --vps-address IP [--home-host HOST] [--home-user USER] --out DIR</c>
-/// and <c>status --stack FILE --vps-address IP [--json]</c> (prints the remote command of <c>./relay status</c>).
+/// and <c>status --stack FILE --vps-address IP [--vps-address6 IP] [--json]</c> (prints the remote command of
+/// <c>./relay status</c>).
 /// <c>--home-host</c> and <c>--home-user</c> replace those settings of the file (the lab's home is not the stack's) and
 /// are checked like them. Exit codes: 0 done, 2 the settings are invalid (nothing written), 64 wrong usage.
 /// </summary>
@@ -17,7 +18,7 @@ public static class CommandLine
     private const string Help = """
         usage: home-relay-render validate --stack Pulumi.<stack>.yaml [--home-host HOST] [--home-user USER]
                home-relay-render render --stack Pulumi.<stack>.yaml --state DIR --vps-address IP [--home-host HOST] [--home-user USER] --out DIR
-               home-relay-render status --stack Pulumi.<stack>.yaml --vps-address IP [--json]
+               home-relay-render status --stack Pulumi.<stack>.yaml --vps-address IP [--vps-address6 IP] [--json]
         """;
 
     /// <summary>The options each command takes; any other is a usage error (a typo would otherwise be ignored).</summary>
@@ -25,7 +26,7 @@ public static class CommandLine
     {
         ["validate"] = ["stack", "home-host", "home-user"],
         ["render"] = ["stack", "state", "vps-address", "home-host", "home-user", "out"],
-        ["status"] = ["stack", "vps-address", "json"],
+        ["status"] = ["stack", "vps-address", "vps-address6", "json"],
     };
 
     /// <summary>Options that take no value.</summary>
@@ -113,7 +114,14 @@ public static class CommandLine
         {
             return UsageError($"--vps-address: '{address}' is not an IPv4 address (the stack's ipv4Address output)", stderr);
         }
-        stdout.Write(HostBundle.StatusCommand(result.Settings, address, options.ContainsKey("json") ? StatusFormat.Json : StatusFormat.Text));
+        // Absent when the relay has no IPv6 front door (the stack's ipv6Address output is empty).
+        var address6 = options.GetValueOrDefault("vps-address6");
+        if (address6 is not null
+            && (!System.Net.IPAddress.TryParse(address6, out var ip6) || ip6.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6))
+        {
+            return UsageError($"--vps-address6: '{address6}' is not an IPv6 address (the stack's ipv6Address output)", stderr);
+        }
+        stdout.Write(HostBundle.StatusCommand(result.Settings, address, address6, options.ContainsKey("json") ? StatusFormat.Json : StatusFormat.Text));
         return 0;
     }
 

@@ -117,6 +117,33 @@ public sealed class CommandLineTests : IDisposable
     }
 
     [Fact]
+    public void Status_takes_the_relays_ipv6_address_in_its_compressed_form()
+    {
+        var (code, stdout, stderr) = Run("status", "--stack", StackWith(), "--vps-address", Examples.VpsEndpoint,
+            "--vps-address6", "2001:DB8:5:0:0:0:0:1");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("readonly RELAY_ADDRESS6=2001:db8:5::1\n", stdout);
+    }
+
+    [Fact]
+    public void Status_without_an_ipv6_address_expects_no_aaaa_record()
+    {
+        var (code, stdout, stderr) = Run("status", "--stack", StackWith(), "--vps-address", Examples.VpsEndpoint);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("readonly RELAY_ADDRESS6=''\n", stdout);
+    }
+
+    [Fact]
+    public void Status_refuses_an_ipv6_address_that_is_not_one_as_a_usage_error()
+    {
+        var (code, stdout, stderr) = Run("status", "--stack", StackWith(), "--vps-address", Examples.VpsEndpoint,
+            "--vps-address6", Examples.VpsEndpoint);
+        Assert.Equal(CommandLine.Usage, code);
+        Assert.Empty(stdout);
+        Assert.Contains("--vps-address6: '203.0.113.10' is not an IPv6 address", stderr);
+    }
+
+    [Fact]
     public void Status_refuses_invalid_settings_printing_nothing()
     {
         var (code, stdout, _) = Run("status", "--stack", StackWith("  home-relay:mtuu: 1280\n"), "--vps-address", Examples.VpsEndpoint);

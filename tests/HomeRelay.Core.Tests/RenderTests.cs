@@ -22,7 +22,7 @@ public sealed class RenderTests
         ["vps/apply.cmd"] = Vps.ApplyCommand,
         ["vps/remove.cmd"] = Vps.RemoveCommand,
         ["vps/check.cmd"] = HostBundle.CheckCommand(Plan),
-        ["vps/status.cmd"] = HostBundle.StatusCommand(Plan.Settings, Examples.VpsEndpoint, StatusFormat.Text),
+        ["vps/status.cmd"] = HostBundle.StatusCommand(Plan.Settings, Examples.VpsEndpoint, Examples.VpsAddress6, StatusFormat.Text),
         ["home/wg0.conf"] = WireGuardConfigs.Home(Plan).Content,
         ["home/wg0-home.nft"] = NftRulesets.Home(Plan).Content,
         ["home/wg0-hook.sh"] = HomeHook.Render(Plan).Content,

@@ -157,7 +157,7 @@ public sealed class RulesetTests
             ["vps apply"] = HostBundle.Vps(plan).ApplyCommand,
             ["home apply"] = HostBundle.Home(plan).ApplyCommand,
             ["check"] = HostBundle.CheckCommand(plan),
-            ["status"] = HostBundle.StatusCommand(plan.Settings, Examples.VpsEndpoint, StatusFormat.Json),
+            ["status"] = HostBundle.StatusCommand(plan.Settings, Examples.VpsEndpoint, Examples.VpsAddress6, StatusFormat.Json),
         };
         var sizes = commands.ToDictionary(c => c.Key, c => System.Text.Encoding.UTF8.GetByteCount(c.Value));
         Assert.All(sizes, size => Assert.True(size.Value < limit * 3 / 4,

@@ -15,7 +15,8 @@ namespace HomeRelay.Core.Tests;
 /// </summary>
 public sealed class StatusScriptTests
 {
-    private const string RelayAddress = "203.0.113.10";
+    private const string RelayAddress = Examples.VpsEndpoint;
+    private const string RelayAddress6 = Examples.VpsAddress6;
 
     /// <summary>What the fake VPS looks like; every property a knob of the stubs.</summary>
     private sealed record FakeVps
@@ -25,7 +26,11 @@ public sealed class StatusScriptTests
         public string Endpoint { get; init; } = "198.51.100.2:40123";
         public bool HomeOn { get; init; } = true;
         public int[] Listening { get; init; } = [80, 443, 22];
-        public string[] Dns { get; init; } = [RelayAddress];
+        /// <summary>The relay's public IPv6 as the status command gets it: null without an IPv6 front door.</summary>
+        public string? RelayAddress6 { get; init; } = StatusScriptTests.RelayAddress6;
+
+        /// <summary>What the DNS name resolves to on the VPS: its A and AAAA records.</summary>
+        public string[] Dns { get; init; } = [RelayAddress, StatusScriptTests.RelayAddress6];
         public bool TableLoaded { get; init; } = true;
     }
 
@@ -69,7 +74,7 @@ public sealed class StatusScriptTests
         var fake = Directory.CreateTempSubdirectory("home-relay-status-").FullName;
         try
         {
-            using var command = new HostTool.TempFile(HostBundle.StatusCommand(settings, RelayAddress, format));
+            using var command = new HostTool.TempFile(HostBundle.StatusCommand(settings, RelayAddress, vps.RelayAddress6, format));
             using var map = new HostTool.TempFile(NftListing(settings, "map"));
             using var set = new HostTool.TempFile(NftListing(settings, "set"));
             var handshake = vps.HandshakeAgo is { } ago ? $"$(( $(date +%s) - {ago} ))" : "0";
@@ -96,9 +101,13 @@ public sealed class StatusScriptTests
                         esac
                         """
                     : "echo 'Error: No such file or directory' >&2; exit 1",
+                // As glibc's getent: ahostsv4 gives the A records, ahosts both families (ahostsv6 is not used).
                 ["getent"] = vps.Dns.Length == 0
                     ? "exit 2"
-                    : string.Concat(vps.Dns.Select(a => $"printf '%s      STREAM %s\\n%s      DGRAM\\n' {a} \"$2\" {a}\n")),
+                    : "case \"$1\" in\n"
+                      + $"ahostsv4) for a in {string.Join(' ', vps.Dns.Where(a => !a.Contains(':')))}; do printf '%s      STREAM %s\\n%s      DGRAM\\n' \"$a\" \"$2\" \"$a\"; done ;;\n"
+                      + $"ahosts) for a in {string.Join(' ', vps.Dns)}; do printf '%s      STREAM %s\\n%s      DGRAM\\n' \"$a\" \"$2\" \"$a\"; done ;;\n"
+                      + "*) exit 1 ;;\nesac",
             };
             var setup = new StringBuilder("set -e\n")
                 .Append($"mount -t tmpfs tmpfs {fake}\n")
@@ -168,7 +177,8 @@ public sealed class StatusScriptTests
         }, Shape(json));
         Assert.Equal(new Dictionary<string, string>
         {
-            ["address"] = "string", ["dnsName"] = "string", ["dnsAddresses"] = "array", ["dnsResolvesToRelay"] = "boolean",
+            ["address"] = "string", ["address6"] = "string", ["dnsName"] = "string", ["dnsAddresses"] = "array",
+            ["dnsAddresses6"] = "array", ["dnsResolvesToRelay"] = "boolean",
         }, Shape(json.GetProperty("relay")));
         Assert.Equal(new Dictionary<string, string>
         {
@@ -231,7 +241,7 @@ public sealed class StatusScriptTests
         var result = Run(Settings(), StatusFormat.Text, new FakeVps());
         Assert.Equal(0, result.ExitCode);
         Assert.Equal("ok", LastLine(result.Stdout));
-        Assert.Contains("relay     203.0.113.10; relay.example.com resolves to it (seen from the VPS)\n", result.Stdout);
+        Assert.Contains("relay     203.0.113.10 2001:db8:5::1; relay.example.com resolves to them (seen from the VPS)\n", result.Stdout);
         Assert.Contains("  tcp/2222         home:22 (snat)", result.Stdout);
         Assert.Empty(result.Stderr);
     }
@@ -247,13 +257,52 @@ public sealed class StatusScriptTests
     [SkippableFact]
     public void A_dns_name_that_resolves_elsewhere_too_is_degraded()
     {
-        var result = Run(Settings(), StatusFormat.Json, new FakeVps { Dns = ["198.51.100.9", RelayAddress] });
+        var result = Run(Settings(), StatusFormat.Json, new FakeVps { Dns = ["198.51.100.9", RelayAddress, RelayAddress6] });
         Assert.Equal(1, result.ExitCode);
         var json = Json(result);
         Assert.Equal("degraded", json.GetProperty("verdict").GetString());
         Assert.Equal("relay.example.com resolves to 198.51.100.9 203.0.113.10, not to 203.0.113.10 alone",
             Assert.Single(json.GetProperty("reasons").EnumerateArray()).GetString());
         Assert.False(json.GetProperty("relay").GetProperty("dnsResolvesToRelay").GetBoolean());
+    }
+
+    [SkippableFact]
+    public void An_aaaa_record_that_is_not_the_relay_is_degraded()
+    {
+        var result = Run(Settings(), StatusFormat.Text, new FakeVps { Dns = [RelayAddress, "2001:db8:99::1"] });
+        Assert.Equal(1, result.ExitCode);
+        Assert.Equal("degraded: relay.example.com resolves over IPv6 to 2001:db8:99::1, not to 2001:db8:5::1 alone", LastLine(result.Stdout));
+    }
+
+    [SkippableFact]
+    public void A_missing_aaaa_record_is_degraded()
+    {
+        var result = Run(Settings(), StatusFormat.Json, new FakeVps { Dns = [RelayAddress] });
+        Assert.Equal(1, result.ExitCode);
+        var json = Json(result);
+        Assert.Equal("relay.example.com has no AAAA record (seen from the VPS); it should be 2001:db8:5::1",
+            Assert.Single(json.GetProperty("reasons").EnumerateArray()).GetString());
+        Assert.Equal(RelayAddress6, json.GetProperty("relay").GetProperty("address6").GetString());
+        Assert.Equal(0, json.GetProperty("relay").GetProperty("dnsAddresses6").GetArrayLength());
+    }
+
+    [SkippableFact]
+    public void Without_an_ipv6_front_door_the_a_record_alone_is_ok()
+    {
+        var result = Run(Settings(), StatusFormat.Json, new FakeVps { RelayAddress6 = null, Dns = [RelayAddress] });
+        Assert.True(result.ExitCode == 0, result.Output);
+        var relay = Json(result).GetProperty("relay");
+        Assert.Equal(JsonValueKind.Null, relay.GetProperty("address6").ValueKind);
+        Assert.True(relay.GetProperty("dnsResolvesToRelay").GetBoolean());
+    }
+
+    [SkippableFact]
+    public void Without_an_ipv6_front_door_an_aaaa_record_is_degraded()
+    {
+        var result = Run(Settings(), StatusFormat.Text, new FakeVps { RelayAddress6 = null });
+        Assert.Equal(1, result.ExitCode);
+        Assert.Equal("degraded: relay.example.com has an AAAA record (2001:db8:5::1), but the relay has no IPv6 front door: "
+            + "IPv6 visitors go there", LastLine(result.Stdout));
     }
 
     [SkippableFact]
@@ -313,7 +362,7 @@ public sealed class StatusScriptTests
     [Fact]
     public void The_status_script_needs_no_key_and_carries_the_forwards_and_their_marks()
     {
-        var script = HostScripts.Status(Settings(), RelayAddress, StatusFormat.Json);
+        var script = HostScripts.Status(Settings(), RelayAddress, RelayAddress6, StatusFormat.Json);
         Assert.Contains("readonly FORWARDS=(tcp/80/80/home tcp/443/443/home tcp/2222/22/home-snat udp/25565/25565/home)\n", script);
         Assert.Contains("readonly FORWARD_MARKS=(80 443 2222 91101)\n", script);
         Assert.Contains("readonly OUTPUT=json\n", script);
@@ -323,7 +372,14 @@ public sealed class StatusScriptTests
     [Fact]
     public void The_relay_address_must_be_ipv4()
     {
-        var e = Assert.Throws<ArgumentException>(() => HostScripts.Status(Settings(), "2001:db8::1", StatusFormat.Text));
+        var e = Assert.Throws<ArgumentException>(() => HostScripts.Status(Settings(), "2001:db8::1", null, StatusFormat.Text));
         Assert.Contains("not an IPv4 address", e.Message);
+    }
+
+    [Fact]
+    public void The_relay_ipv6_address_must_be_ipv6()
+    {
+        var e = Assert.Throws<ArgumentException>(() => HostScripts.Status(Settings(), RelayAddress, RelayAddress, StatusFormat.Text));
+        Assert.Contains("not an IPv6 address", e.Message);
     }
 }

@@ -33,7 +33,10 @@ public sealed record HostBundle(HostRole Role, ImmutableArray<HostFile> Files, s
     public static string CheckCommand(RelayPlan plan) =>
         HostScripts.AsRemoteCommand(HostScripts.Check(plan), "home-relay-check", sudo: false);
 
-    /// <summary><c>./relay status</c>, run on the VPS as root: needs the settings and the relay's public IPv4, no key.</summary>
-    public static string StatusCommand(RelaySettings settings, string relayAddress, StatusFormat format) =>
-        HostScripts.AsRemoteCommand(HostScripts.Status(settings, relayAddress, format), "home-relay-status", sudo: false);
+    /// <summary>
+    /// <c>./relay status</c>, run on the VPS as root: needs the settings and the relay's public addresses (the IPv6 one
+    /// null without an IPv6 front door), no key.
+    /// </summary>
+    public static string StatusCommand(RelaySettings settings, string relayAddress, string? relayAddress6, StatusFormat format) =>
+        HostScripts.AsRemoteCommand(HostScripts.Status(settings, relayAddress, relayAddress6, format), "home-relay-status", sudo: false);
 }

@@ -67,13 +67,20 @@ public static class HostScripts
     /// Run on the VPS by <c>./relay status</c>: reads the tunnel, each forward's counters and what the DNS name resolves
     /// to, probes each forward, and prints a report (or one JSON document) ending in a verdict; exits 0 ok, 1 degraded,
     /// 2 down, 3 could not tell. Read-only, and rendered from settings alone (no key): <paramref name="relayAddress"/>
-    /// is the VPS's public IPv4, the A record's address.
+    /// is the VPS's public IPv4, the A record's address; <paramref name="relayAddress6"/> its public IPv6, the AAAA
+    /// record's, or null when the relay has no IPv6 front door (then the name must have no AAAA record).
     /// </summary>
-    public static string Status(RelaySettings settings, string relayAddress, StatusFormat format)
+    public static string Status(RelaySettings settings, string relayAddress, string? relayAddress6, StatusFormat format)
     {
         if (!System.Net.IPAddress.TryParse(relayAddress, out var address) || address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork)
         {
             throw new ArgumentException($"The relay's address '{relayAddress}' is not an IPv4 address.", nameof(relayAddress));
+        }
+        System.Net.IPAddress? address6 = null;
+        if (relayAddress6 is not null
+            && (!System.Net.IPAddress.TryParse(relayAddress6, out address6) || address6.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6))
+        {
+            throw new ArgumentException($"The relay's IPv6 address '{relayAddress6}' is not an IPv6 address.", nameof(relayAddress6));
         }
         return new BashScript("home-relay status (VPS): is the relay working right now, and what is it carrying? Read-only.\n"
                 + "Rendered by home-relay from components/HomeRelay.Core/Hosts/scripts/: these settings, then the files below.")
@@ -81,6 +88,8 @@ public static class HostScripts
             .Setting("TABLE", HostNames.VpsTable)
             .Setting("OUTPUT", format == StatusFormat.Json ? "json" : "text")
             .Setting("RELAY_ADDRESS", address)
+            // In the compressed form (RFC 5952) that getent prints, so that the script compares text.
+            .Setting("RELAY_ADDRESS6", address6?.ToString() ?? "")
             .Setting("DNS_NAME", settings.Dns.Name)
             .Setting("HOME_ADDRESS", settings.Tunnel.HomeAddress)
             .Setting("HOME_ADDRESS6", settings.Tunnel.HomeAddress6?.ToString() ?? "")

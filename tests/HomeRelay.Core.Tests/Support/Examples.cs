@@ -9,6 +9,9 @@ internal static class Examples
 {
     public const string VpsEndpoint = "203.0.113.10";
 
+    /// <summary>The relay's public IPv6 (its primary IPv6 network's first address), as the lab's VPS has it.</summary>
+    public const string VpsAddress6 = "2001:db8:5::1";
+
     public static string RepoRoot { get; } = FindRoot();
 
     public static string DevStackPath => Path.Combine(RepoRoot, "Pulumi.dev.yaml");

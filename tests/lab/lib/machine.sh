@@ -55,8 +55,8 @@ machine_provision_vps() {
 		public-keys:
 		  - $(cat "$RUN/ssh/id_ed25519.pub")
 	EOF
-	# The lab's stand-in for the stack's DNS record, as the fast lab's VPS has it (see lab_hosts_file).
-	printf '%s %s\n' "$VPS_PUBLIC" "$(lab_dns_name)" >>"$root/etc/hosts"
+	# The lab's stand-in for the stack's DNS records, as the fast lab's VPS has them (see lab_hosts_file).
+	lab_dns_records >>"$root/etc/hosts"
 	machine_sshd_listen "$root" vps
 }
 

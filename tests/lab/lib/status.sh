@@ -5,15 +5,25 @@
 # The name the stack gives the relay resolves, on the VPS, to the relay's public address: a hosts file of the VPS's
 # own (its holder binds it over /etc/hosts), standing in for the Cloudflare record.
 lab_hosts_file() {
-	local name
-	name=$(lab_dns_name)
 	install -d -m 0755 "$RUN/hosts/vps"
 	{
 		cat /etc/hosts
-		printf '# the lab: the stack'"'"'s dnsName, as its A record would resolve\n'
-		[ -z "$name" ] || printf '%s %s\n' "$VPS_PUBLIC" "$name"
+		lab_dns_records
 	} >"$RUN/hosts/vps/etc-hosts"
 }
+
+# The stack's dnsName as its A record (and its AAAA record, with the IPv6 front door) would resolve, in hosts syntax.
+lab_dns_records() {
+	local name
+	name=$(lab_dns_name)
+	[ -n "$name" ] || return 0
+	printf '# the lab: the stack'"'"'s dnsName, as its A and AAAA records would resolve\n'
+	printf '%s %s\n' "$VPS_PUBLIC" "$name"
+	[ "$HOME_TUNNEL6" = - ] || printf '%s %s\n' "$VPS_PUBLIC6" "$name"
+}
+
+# The relay's IPv6 as the stack's ipv6Address output gives it: empty without the IPv6 front door.
+lab_relay_address6() { if [ "$HOME_TUNNEL6" = - ]; then echo ""; else echo "$VPS_PUBLIC6"; fi; }
 
 lab_dns_name() {
 	/usr/bin/python3 -c 'import sys, yaml
@@ -26,6 +36,7 @@ status_commands() {
 	install -d -m 0755 "$RUN/status"
 	for format in text json; do
 		args=(status --stack "$STACK" --vps-address "$VPS_PUBLIC")
+		[ "$HOME_TUNNEL6" = - ] || args+=(--vps-address6 "$VPS_PUBLIC6")
 		[ "$format" = text ] || args+=(--json)
 		printf '+ %s\n' "${args[*]}" >>"$LAB_LOG"
 		timeout 120 dotnet "$CLI_DLL" "${args[@]}" >"$RUN/status/$format.cmd" 2>"$RUN/status/$format.err" || return 1
@@ -96,8 +107,8 @@ relay_status() {
 	local dir=$RUN/status/relay stack_name=${STACK##*/Pulumi.} key=${1:-$RUN/ssh/vps_host_ed25519_key.pub}
 	stack_name=${stack_name%.yaml}
 	install -d -m 0700 "$dir" "$dir/bin" "$dir/tmp"
-	printf '{\n  "dnsName": "%s",\n  "ipv4Address": "%s",\n  "vpsHostKey": "%s"\n}\n' \
-		"$(lab_dns_name)" "${MGMT_ADDR[vps]}" "$(cut -d' ' -f1,2 "$key")" >"$dir/outputs.json"
+	printf '{\n  "dnsName": "%s",\n  "ipv4Address": "%s",\n  "ipv6Address": "%s",\n  "vpsHostKey": "%s"\n}\n' \
+		"$(lab_dns_name)" "${MGMT_ADDR[vps]}" "$(lab_relay_address6)" "$(cut -d' ' -f1,2 "$key")" >"$dir/outputs.json"
 	cat >"$dir/bin/pulumi" <<-EOF
 		#!/bin/bash
 		case "\$*" in

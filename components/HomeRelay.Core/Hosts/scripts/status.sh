@@ -3,7 +3,8 @@
 # carrying? It only reads: the tunnel (`wg show`), each forward's counters (the forwards map and the forward_marks set
 # of the VPS's table), a probe of each forward through the tunnel (probe.sh), and what DNS_NAME resolves to here.
 # It prints a report (OUTPUT=text) or one JSON document (OUTPUT=json) that ends in a verdict, and exits to match:
-# 0 ok, 1 degraded (a forward does not answer, or DNS_NAME does not resolve to RELAY_ADDRESS alone), 2 down (no
+# 0 ok, 1 degraded (a forward does not answer, or DNS_NAME's A records are not RELAY_ADDRESS alone, or its AAAA
+# records not RELAY_ADDRESS6 alone: none when the relay has no IPv6 front door, RELAY_ADDRESS6 empty), 2 down (no
 # tunnel, no handshake for HANDSHAKE_MAX_AGE s, or the home answers no probe at all), 3 could not tell.
 # The renderer puts the settings (FORWARDS, with FORWARD_MARKS in the same order), lib.sh and probe.sh in front of this.
 # shellcheck shell=bash
@@ -29,7 +30,9 @@ declare -A CONNECTIONS=() PACKETS=() BYTES=() # by mark; absent when the table i
 PROBE4=()          # by forward: answered, refused, silent (tcp) or reached, silent, unprobed (udp, past
                    # UDP_PROBES_AT_MOST); empty when not probed at all
 PROBE6=()          # the same at the home's IPv6 tunnel address; empty when not probed there
-DNS_ADDRESSES=()
+DNS_ADDRESSES=()   # what DNS_NAME resolves to here: its A records
+DNS_ADDRESSES6=()  # and its AAAA records
+DNS_PROBLEMS=()    # what is wrong with them; none when the name leads to the relay and nowhere else
 DNS_OK=false
 VERDICT=""
 REASONS=()
@@ -89,12 +92,34 @@ read_counters() {
 	done < <({ nft list set inet "$TABLE" forward_marks 2>/dev/null || true; } | element_counters set)
 }
 
+# Both families in one lookup (`getent ahosts` asks for any family: no IPv4-mapped addresses, whatever the VPS's own
+# connectivity). An AAAA record elsewhere matters even without an IPv6 front door: IPv6 visitors try it first.
 read_dns() {
 	local address
 	while read -r address _; do
-		DNS_ADDRESSES+=("$address")
-	done < <({ timeout 10 getent ahostsv4 "$DNS_NAME" 2>/dev/null || true; } | sort -u -k1,1)
-	if [ "${#DNS_ADDRESSES[@]}" -eq 1 ] && [ "${DNS_ADDRESSES[0]}" = "$RELAY_ADDRESS" ]; then DNS_OK=true; fi
+		case $address in
+		*:*) DNS_ADDRESSES6+=("$address") ;;
+		*) DNS_ADDRESSES+=("$address") ;;
+		esac
+	done < <({ timeout 10 getent ahosts "$DNS_NAME" 2>/dev/null || true; } | sort -u -k1,1)
+	if [ "${#DNS_ADDRESSES[@]}" -eq 0 ] && [ "${#DNS_ADDRESSES6[@]}" -eq 0 ]; then
+		DNS_PROBLEMS+=("$DNS_NAME does not resolve (seen from the VPS)")
+	else
+		if [ "${#DNS_ADDRESSES[@]}" -eq 0 ]; then
+			DNS_PROBLEMS+=("$DNS_NAME has no A record (seen from the VPS); it should be $RELAY_ADDRESS")
+		elif [ "${DNS_ADDRESSES[*]}" != "$RELAY_ADDRESS" ]; then
+			DNS_PROBLEMS+=("$DNS_NAME resolves to ${DNS_ADDRESSES[*]}, not to $RELAY_ADDRESS alone")
+		fi
+		if [ -z "$RELAY_ADDRESS6" ]; then
+			[ "${#DNS_ADDRESSES6[@]}" -eq 0 ] ||
+				DNS_PROBLEMS+=("$DNS_NAME has an AAAA record (${DNS_ADDRESSES6[*]}), but the relay has no IPv6 front door: IPv6 visitors go there")
+		elif [ "${#DNS_ADDRESSES6[@]}" -eq 0 ]; then
+			DNS_PROBLEMS+=("$DNS_NAME has no AAAA record (seen from the VPS); it should be $RELAY_ADDRESS6")
+		elif [ "${DNS_ADDRESSES6[*]}" != "$RELAY_ADDRESS6" ]; then
+			DNS_PROBLEMS+=("$DNS_NAME resolves over IPv6 to ${DNS_ADDRESSES6[*]}, not to $RELAY_ADDRESS6 alone")
+		fi
+	fi
+	[ "${#DNS_PROBLEMS[@]}" -gt 0 ] || DNS_OK=true
 }
 
 probe_one() { printf '%s %s %s\n' "$1" "$2" "$(probe_"$3" "$4" "$5")"; }
@@ -199,13 +224,7 @@ judge() {
 			answers "$i" || degraded+=("$(name_of "$i") $(state "$i")")
 		done
 	fi
-	if [ "$DNS_OK" != true ]; then
-		if [ "${#DNS_ADDRESSES[@]}" -eq 0 ]; then
-			degraded+=("$DNS_NAME does not resolve (seen from the VPS)")
-		else
-			degraded+=("$DNS_NAME resolves to ${DNS_ADDRESSES[*]}, not to $RELAY_ADDRESS alone")
-		fi
-	fi
+	degraded+=("${DNS_PROBLEMS[@]}")
 	if [ "${#down[@]}" -gt 0 ]; then
 		VERDICT=down REASONS=("${down[@]}")
 	elif [ "${#degraded[@]}" -gt 0 ]; then
@@ -240,12 +259,13 @@ human_bytes() {
 
 print_text() {
 	local i proto port target host mark to
+	local relay=$RELAY_ADDRESS${RELAY_ADDRESS6:+ $RELAY_ADDRESS6} seen=("${DNS_ADDRESSES[@]}" "${DNS_ADDRESSES6[@]}")
 	if [ "$DNS_OK" = true ]; then
-		printf 'relay     %s; %s resolves to it (seen from the VPS)\n' "$RELAY_ADDRESS" "$DNS_NAME"
-	elif [ "${#DNS_ADDRESSES[@]}" -eq 0 ]; then
-		printf 'relay     %s; %s does not resolve (seen from the VPS)\n' "$RELAY_ADDRESS" "$DNS_NAME"
+		printf 'relay     %s; %s resolves to %s (seen from the VPS)\n' "$relay" "$DNS_NAME" "$([ -z "$RELAY_ADDRESS6" ] && echo it || echo them)"
+	elif [ "${#seen[@]}" -eq 0 ]; then
+		printf 'relay     %s; %s does not resolve (seen from the VPS)\n' "$relay" "$DNS_NAME"
 	else
-		printf 'relay     %s; %s resolves to %s (seen from the VPS)\n' "$RELAY_ADDRESS" "$DNS_NAME" "${DNS_ADDRESSES[*]}"
+		printf 'relay     %s; %s resolves to %s (seen from the VPS)\n' "$relay" "$DNS_NAME" "${seen[*]}"
 	fi
 	if [ "$TUNNEL_UP" != true ]; then
 		printf 'tunnel    %s is not up\n' "$IFACE"
@@ -316,10 +336,14 @@ print_json() {
 	printf '  "checkedAt": %s,\n' "$J"
 	json_string "$RELAY_ADDRESS"
 	fields="\"address\": $J"
+	json_text_or_null "$RELAY_ADDRESS6"
+	fields+=", \"address6\": $J"
 	json_string "$DNS_NAME"
 	fields+=", \"dnsName\": $J"
 	json_strings "${DNS_ADDRESSES[@]}"
-	fields+=", \"dnsAddresses\": $J, \"dnsResolvesToRelay\": $DNS_OK"
+	fields+=", \"dnsAddresses\": $J"
+	json_strings "${DNS_ADDRESSES6[@]}"
+	fields+=", \"dnsAddresses6\": $J, \"dnsResolvesToRelay\": $DNS_OK"
 	printf '  "relay": {%s},\n' "$fields"
 	json_string "$IFACE"
 	fields="\"interface\": $J, \"up\": $TUNNEL_UP"
