@@ -69,13 +69,16 @@ public sealed class RenderTests
     }
 
     [Fact]
-    public void Only_snat_forwards_are_masqueraded()
+    public void Only_snat_forwards_are_masqueraded_into_the_tunnel()
     {
         var vps = NftRulesets.Vps(Plan).Content;
         // A LAN target is snat too, but masqueraded by the home server.
         var snat = Plan.Settings.Forwards.Single(f => f.ClientIp == ClientIpMode.Snat && !f.IsLanTarget);
         Assert.Contains($"set snat_marks {{\n\t\ttype mark\n\t\telements = {{\n\t\t{ForwardMarks.Text(snat)}\n\t\t}}", vps);
-        Assert.Equal("\t\toifname \"wg0\" ct mark @snat_marks masquerade", Assert.Single(vps.Split('\n'), l => l.Contains("masquerade")));
+        var masquerades = vps.Split('\n').Where(l => l.Contains("masquerade")).ToList();
+        Assert.Equal("\t\toifname \"wg0\" ct mark @snat_marks masquerade", Assert.Single(masquerades, l => !l.Contains("iifname")));
+        // The others: what a UDP service at home sends from its own port, out to the internet.
+        Assert.All(masquerades.Where(l => l.Contains("iifname")), l => Assert.Contains("udp sport @home_udp_ports masquerade", l));
     }
 
     [Fact]

@@ -80,6 +80,34 @@ public sealed class RulesetTests
     }
 
     [Fact]
+    public void The_vps_lets_the_home_start_udp_flows_from_its_udp_target_ports_at_their_public_ports()
+    {
+        var vps = NftRulesets.Vps(Variant("ranges")).Content;
+        Assert.Contains("set home_udp_ports {\n\t\ttype inet_service\n\t\tflags interval\n\t\telements = {\n\t\t27015-27030,\n\t\t59160-59162\n\t\t}", vps);
+        Assert.Contains("map home_udp_public_ports {\n\t\ttype inet_service : inet_service\n\t\telements = {\n\t\t59160 : 49160,\n\t\t59161 : 49161,\n\t\t59162 : 49162\n\t\t}", vps);
+        foreach (var (family, home) in new[] { ("ip", "10.66.0.2"), ("ip6", "fd66:7265:6c61::2") })
+        {
+            Assert.Contains($"\t\tiifname \"wg0\" {family} saddr {home} udp sport @home_udp_ports accept\n", vps);
+            // The translated ports first: the plain masquerade would keep the home's port.
+            Assert.Contains($"\t\tiifname \"wg0\" {family} saddr {home} udp sport @home_udp_public_ports masquerade to :udp sport map @home_udp_public_ports\n"
+                + $"\t\tiifname \"wg0\" {family} saddr {home} udp sport @home_udp_ports masquerade\n", vps);
+        }
+    }
+
+    [Fact]
+    public void Only_the_home_servers_own_udp_forwards_may_start_flows()
+    {
+        var tcpOnly = NftRulesets.Vps(PlanWith((K.Forwards, """[{"protocol":"tcp","port":443}]"""))).Content;
+        Assert.DoesNotContain("home_udp", tcpOnly);
+        Assert.DoesNotContain("chain postrouting", tcpOnly);
+        var lanUdp = NftRulesets.Vps(PlanWith((K.HomeLan, "192.168.1.0/24"), (K.Forwards, """
+            [{"protocol":"udp","port":25565},{"protocol":"udp","port":27015,"targetHost":"192.168.1.30"}]
+            """))).Content;
+        Assert.Contains("set home_udp_ports {\n\t\ttype inet_service\n\t\tflags interval\n\t\telements = {\n\t\t25565\n\t\t}", lanUdp);
+        Assert.DoesNotContain("home_udp_public_ports", lanUdp);
+    }
+
+    [Fact]
     public void Overlapping_target_ports_are_merged_because_an_interval_set_refuses_overlaps()
     {
         var plan = PlanWith((K.Forwards, """[{"protocol":"tcp","port":80,"targetPort":8080},{"protocol":"tcp","port":"8079-8081"}]"""));

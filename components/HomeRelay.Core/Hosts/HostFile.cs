@@ -35,6 +35,12 @@ public static class HostNames
     public const int HomeRoutingTable = 51821;
 
     /// <summary>
+    /// The firewall mark of the home's own WireGuard datagrams (wg-quick's <c>FwMark</c>): its port is random, from the
+    /// ephemeral ports where forwarded UDP ranges may lie, and the mark keeps them from being taken for a UDP service's.
+    /// </summary>
+    public const int HomeTunnelSocketMark = 51820;
+
+    /// <summary>
     /// The home's policy rules (both families), in order: marked packets to the main table without its default route
     /// (LAN destinations stay on the LAN), then to the tunnel table; packets from the tunnel address to the tunnel table.
     /// A constant three, whatever the number of forwards.

@@ -17,6 +17,8 @@ public static class NftRulesets
     /// VPS: DNAT of the forwarded ports (only) to the home end of the tunnel, for both address families; a forward
     /// chain that drops everything else; MSS clamping both ways; masquerade for the forwards that asked for
     /// <c>snat</c>. Each connection carries its forward's mark (<see cref="ForwardMarks.Of"/>) in its conntrack entry.
+    /// A UDP service at home may also start a flow from its forwarded port: it leaves from the VPS's address at the
+    /// public port, as it would from a public address of its own.
     /// </summary>
     public static HostFile Vps(RelayPlan plan)
     {
@@ -25,6 +27,8 @@ public static class NftRulesets
         var translated = forwards.Where(f => f.IsTranslated).ToList();
         var snat = forwards.Where(f => f.ClientIp == ClientIpMode.Snat && !f.IsLanTarget).ToList();
         var ipv4Only = plan.Settings.Ipv6 ? forwards.Where(f => f.IsLanTarget).ToList() : [];
+        var udpHome = forwards.Where(f => f.Protocol == Protocol.Udp && !f.IsLanTarget).ToList();
+        var udpHomeTranslated = udpHome.Where(f => f.IsTranslated).ToList();
         var text = new StringBuilder();
 
         text.AppendLine("\t# Each forward's public ports and its mark (protocol and first port), which the connection then carries:")
@@ -47,6 +51,19 @@ public static class NftRulesets
         {
             text.AppendLine("\t# Forwards to IPv4-only hosts of the home LAN: no IPv6 visitor can reach them (nothing translates IPv6 to IPv4).");
             Set(text, "ipv4_only_marks", "mark", interval: false, counter: false, ipv4Only.Select(ForwardMarks.Text));
+        }
+        if (udpHome.Count > 0)
+        {
+            text.AppendLine("\t# The home server's ports of its UDP forwards, from which it may also start a flow (a TURN relay to a peer,")
+                .AppendLine("\t# a game server to its master server); and the public port of each one that differs.");
+            Set(text, "home_udp_ports", "inet_service", interval: true, counter: false,
+                Merge(udpHome.Select(f => ("udp", f.TargetPort))).Select(p => p.Ports.ToString()));
+        }
+        if (udpHomeTranslated.Count > 0)
+        {
+            Map(text, "home_udp_public_ports", "inet_service : inet_service", interval: false, counter: false,
+                udpHomeTranslated.SelectMany(f => Enumerable.Range(f.Port.First, f.Port.Count)
+                    .Select(p => $"{f.Port.MapTo(f.TargetPort, p)} : {p}")));
         }
 
         text.AppendLine("\tchain prerouting {")
@@ -74,15 +91,34 @@ public static class NftRulesets
             .AppendLine("\t\t# The tunnel carries less than the internet link: clamp TCP segments to the route's MTU, both ways.")
             .AppendLine("\t\ttcp flags syn tcp option maxseg size set rt mtu")
             .AppendLine("\t\tct state established,related accept")
-            .AppendLine($"\t\toifname \"{HostNames.Interface}\" ct status dnat ct mark @forward_marks accept")
-            .AppendLine("\t}");
-        if (snat.Count > 0)
+            .AppendLine($"\t\toifname \"{HostNames.Interface}\" ct status dnat ct mark @forward_marks accept");
+        foreach (var (family, home) in HomeAddresses(t))
+        {
+            if (udpHome.Count > 0)
+            {
+                text.AppendLine($"\t\tiifname \"{HostNames.Interface}\" {family} saddr {home} udp sport @home_udp_ports accept");
+            }
+        }
+        text.AppendLine("\t}");
+        if (snat.Count > 0 || udpHome.Count > 0)
         {
             text.AppendLine()
                 .AppendLine("\tchain postrouting {")
-                .AppendLine("\t\ttype nat hook postrouting priority srcnat; policy accept;")
-                .AppendLine($"\t\toifname \"{HostNames.Interface}\" ct mark @snat_marks masquerade")
-                .AppendLine("\t}");
+                .AppendLine("\t\ttype nat hook postrouting priority srcnat; policy accept;");
+            if (snat.Count > 0)
+            {
+                text.AppendLine($"\t\toifname \"{HostNames.Interface}\" ct mark @snat_marks masquerade");
+            }
+            foreach (var (family, home) in udpHome.Count > 0 ? HomeAddresses(t) : [])
+            {
+                // Masquerade keeps the source port (nothing on the VPS uses these ports); a translated one gets its public port.
+                if (udpHomeTranslated.Count > 0)
+                {
+                    text.AppendLine($"\t\tiifname \"{HostNames.Interface}\" {family} saddr {home} udp sport @home_udp_public_ports masquerade to :udp sport map @home_udp_public_ports");
+                }
+                text.AppendLine($"\t\tiifname \"{HostNames.Interface}\" {family} saddr {home} udp sport @home_udp_ports masquerade");
+            }
+            text.AppendLine("\t}");
         }
         return File(HostNames.VpsRulesetPath, HostNames.VpsTable, "relays the forwarded ports of the VPS to the home server", text);
     }
@@ -154,6 +190,8 @@ public static class NftRulesets
         {
             text.AppendLine("\t\t# A UDP service on 0.0.0.0 answers from the address its route picks (the LAN's), which conntrack does not")
                 .AppendLine("\t\t# take for a reply: mark it, so the rules route it into the tunnel (LAN destinations stay on the LAN)...")
+                .AppendLine("\t\t# but never WireGuard's own datagrams (its FwMark), whose random port may be one of those.")
+                .AppendLine($"\t\tmeta mark {HostNames.HomeTunnelSocketMark} accept")
                 .AppendLine($"\t\tudp sport @udp_reply_ports meta mark set {mark}");
         }
         text.AppendLine("\t}");
@@ -191,6 +229,16 @@ public static class NftRulesets
         }
         text.AppendLine("\t}");
         return File(HostNames.HomeRulesetPath, HostNames.HomeTable, "lets the VPS reach the forwarded ports, and nothing else, and routes their replies back", text);
+    }
+
+    /// <summary>The home's tunnel address per family, as nft's family keyword and the address.</summary>
+    private static IEnumerable<(string Family, string Address)> HomeAddresses(TunnelSettings t)
+    {
+        yield return ("ip", t.HomeAddress.ToString());
+        if (t.HomeAddress6 is { } home6)
+        {
+            yield return ("ip6", home6.ToString());
+        }
     }
 
     /// <summary>The UDP probe's payload: 16 bytes, matched whole by the home's <c>deploy_probe</c> chain.</summary>

@@ -218,6 +218,75 @@ check_add_port() {
 	NOTE="tcp+udp/$CLOSED_PORT added and removed; wireguard-go ${pids% } kept"
 }
 
+# A UDP service at home starts a flow from its forwarded port (a TURN relay sending to a peer, a game server
+# registering with its master server): the internet sees it come from the VPS's address at the public port, over each
+# family, and the answer finds its way back. Two forwards added for the check, served by nothing at home: one at its
+# own port, one translated (public FIRST+1 to home FIRST+2); the home sends from the home port of each. (The home
+# serves $CLOSED_PORT: the ports start above it.)
+check_udp_from_home() {
+	local first plus=$RUN/Pulumi.udp.yaml family client public from want got seen=()
+	first=$(unused_ports 3)
+	/usr/bin/python3 "$LAB_DIR/lib/labnet.py" add-forward "$STACK" "$plus.1" udp "$first"
+	/usr/bin/python3 "$LAB_DIR/lib/labnet.py" add-forward "$plus.1" "$plus" udp "$((first + 1))" "$((first + 2))"
+	render "$plus" "$RUN/render-udp" || fail_because "render with the added UDP forwards failed" || return 1
+	apply vps "$RUN/render-udp" || fail_because "apply on vps failed" || return 1
+	apply home "$RUN/render-udp" || fail_because "apply on home failed" || return 1
+	for family in $(families); do
+		client=$CLIENT_ADDR
+		[ "$family" = 4 ] || client=$CLIENT_ADDR6
+		want=$(relay_address "$family")
+		for public in "$first" "$((first + 1))"; do
+			from=$public
+			[ "$public" = "$first" ] || from=$((first + 2))
+			got=$(probe home udp "$client" "$CLIENT_SERVICE_PORT" 2 "$from") ||
+				fail_because "home's datagram from port $from to $client got no answer: $got" || return 1
+			[ "$got" = "$want" ] ||
+				fail_because "home's datagram from port $from reached $client from $got, not from the relay's $want" || return 1
+			grep -qxF "udp $CLIENT_SERVICE_PORT from $want port $public" "$LOGS/services-client.log" ||
+				fail_because "the client saw home's datagram from port $from as $(grep -F "udp $CLIENT_SERVICE_PORT from $want" "$LOGS/services-client.log" | tail -n 1), not port $public" || return 1
+			seen+=("$from->[$want]:$public")
+		done
+	done
+	apply vps "$RUN/render" || fail_because "apply of the original stack on vps failed" || return 1
+	apply home "$RUN/render" || fail_because "apply of the original stack on home failed" || return 1
+	NOTE="home port -> what the client saw: ${seen[*]}"
+}
+
+# The home's WireGuard port is random, from the ephemeral ports, where forwarded UDP ranges lie too (WebRTC media,
+# game servers): when it falls inside one, WireGuard's own datagrams must still leave by the home's line, not be taken
+# for a UDP service's and loop into the tunnel. A UDP forward is added for the check, and the home's tunnel is moved
+# onto its port; every forward must answer as before.
+check_wireguard_port_in_a_forward() {
+	local port plus=$RUN/Pulumi.wgport.yaml
+	port=$(unused_ports 1)
+	/usr/bin/python3 "$LAB_DIR/lib/labnet.py" add-forward "$STACK" "$plus" udp "$port"
+	render "$plus" "$RUN/render-wgport" || fail_because "render with the added UDP forward failed" || return 1
+	apply vps "$RUN/render-wgport" || fail_because "apply on vps failed" || return 1
+	apply home "$RUN/render-wgport" || fail_because "apply on home failed" || return 1
+	cmd in_host home wg set wg0 listen-port "$port" || fail_because "cannot move the home's tunnel to port $port" || return 1
+	local start=$SECONDS
+	wait_until 30 forwards_answer || fail_because "with the home's WireGuard on forwarded port udp/$port: $REASON" || return 1
+	NOTE="home's WireGuard on udp/$port, a forwarded port: every forward answered $((SECONDS - start)) s later"
+	# Back to a random port and the original stack.
+	cmd in_host home wg set wg0 listen-port 0 || fail_because "cannot give the home's tunnel a random port again" || return 1
+	apply vps "$RUN/render" || fail_because "apply of the original stack on vps failed" || return 1
+	apply home "$RUN/render" || fail_because "apply of the original stack on home failed" || return 1
+	wait_until 30 forwards_answer || fail_because "after the home's port went back: $REASON" || return 1
+}
+
+# unused_ports N: the first of N neighbouring ports above $CLOSED_PORT (which the home serves) that no forward of the
+# stack probes, for a check's own forwards.
+unused_ports() {
+	local first=$((CLOSED_PORT + 1)) i clash=1
+	while [ "$clash" = 1 ]; do
+		clash=0
+		for ((i = 0; i < $1; i++)); do
+			if grep -qE "^[a-z]+ $((first + i)) " "$RUN/forwards"; then clash=1 && first=$((first + $1)) && break; fi
+		done
+	done
+	echo "$first"
+}
+
 check_remove() {
 	local host
 	remove home "$RUN/render" || fail_because "remove on home failed" || return 1

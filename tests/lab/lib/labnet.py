@@ -7,6 +7,7 @@
   labnet.py tunnel STACK            VPS_ADDRESS HOME_ADDRESS VPS_ADDRESS6 HOME_ADDRESS6 of the tunnel ("-" without IPv6)
   labnet.py bad-stack IN OUT        IN with errors the core must refuse: forwards[0].port 22, mtu 9000
   labnet.py add-forwards IN OUT PORT   IN with tcp and udp forwards of PORT added (a user adding a port)
+  labnet.py add-forward IN OUT PROTO PORT [TARGET_PORT]   IN with one forward added
   labnet.py set IN OUT KEY VALUE    IN with home-relay:KEY set to VALUE (a string)
   labnet.py many-forwards IN OUT N  IN with forwards added up to N in all, mostly ranges of 4 ports (tcp and udp from
                                     40000, tcp singles from 50000), neighbours so Hetzner's firewall merges them
@@ -18,7 +19,8 @@
   labnet.py serve [--fallback ADDR]... [--udp-reply plain|pktinfo] SPEC...
                                     answer each connection/datagram with the peer's address (SPEC: tcp:80, udp:53),
                                     over IPv4 and IPv6
-  labnet.py probe PROTO HOST PORT   print what the service at HOST:PORT answers; exit 1 when nothing does
+  labnet.py probe PROTO HOST PORT [TIMEOUT [FROM_PORT]]   print what the service at HOST:PORT answers; exit 1 when
+                                    nothing does (UDP from FROM_PORT: a service starting a flow from its own port)
   labnet.py latency HOST PORT N     median and all TCP connect times in milliseconds, as JSON
 
 Every network operation has a timeout; the lab only points these at addresses inside its own namespaces.
@@ -100,6 +102,19 @@ def cmd_add_forwards(src, dst, port):
     with open(src, encoding="utf-8") as f:
         doc = yaml.safe_load(f)
     doc["config"]["home-relay:forwards"] += [{"protocol": p, "port": int(port)} for p in ("tcp", "udp")]
+    with open(dst, "w", encoding="utf-8") as f:
+        yaml.safe_dump(doc, f, sort_keys=False)
+
+
+def cmd_add_forward(src, dst, proto, port, target_port=None):
+    import yaml
+
+    with open(src, encoding="utf-8") as f:
+        doc = yaml.safe_load(f)
+    forward = {"protocol": proto, "port": int(port)}
+    if target_port is not None:
+        forward["targetPort"] = int(target_port)
+    doc["config"]["home-relay:forwards"].append(forward)
     with open(dst, "w", encoding="utf-8") as f:
         yaml.safe_dump(doc, f, sort_keys=False)
 
@@ -238,12 +253,12 @@ def cmd_serve(specs, fallbacks=(), pktinfo=False):
                     print("tcp", sock.getsockname()[1], "from", peer[0], flush=True)
                 else:
                     peer = udp_answer(sock, pktinfo)
-                    print("udp", sock.getsockname()[1], "from", peer[0], flush=True)
+                    print("udp", sock.getsockname()[1], "from", peer[0], "port", peer[1], flush=True)
             except OSError as e:
                 print("error:", e, flush=True)
 
 
-def cmd_probe(proto, host, port, timeout=2.0):
+def cmd_probe(proto, host, port, timeout=2.0, from_port=None):
     try:
         if proto == "tcp":
             with socket.create_connection((host, int(port)), timeout=timeout) as s:
@@ -252,9 +267,16 @@ def cmd_probe(proto, host, port, timeout=2.0):
         else:
             with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM) as s:
                 s.settimeout(timeout)
-                s.connect((host, int(port)))
-                s.send(b"probe\n")
-                data = s.recv(256)
+                if from_port is None:
+                    s.connect((host, int(port)))
+                    s.send(b"probe\n")
+                    data = s.recv(256)
+                else:
+                    # As a UDP service does: bound to its port on every address, unconnected (a connected socket
+                    # would only take the answer at the source address its route picked).
+                    s.bind(("", int(from_port)))
+                    s.sendto(b"probe\n", (host, int(port)))
+                    data, _ = s.recvfrom(256)
     except OSError as e:
         print(f"no answer ({e.__class__.__name__}: {e})")
         return 1
@@ -288,6 +310,8 @@ def main(argv):
         cmd_bad_stack(*args)
     elif cmd == "add-forwards":
         cmd_add_forwards(*args)
+    elif cmd == "add-forward":
+        cmd_add_forward(*args)
     elif cmd == "set":
         cmd_set(*args)
     elif cmd == "many-forwards":
@@ -309,7 +333,7 @@ def main(argv):
                 return 64
         cmd_serve(args, fallbacks, pktinfo)
     elif cmd == "probe":
-        return cmd_probe(args[0], args[1], args[2], float(args[3]) if len(args) > 3 else 2.0)
+        return cmd_probe(args[0], args[1], args[2], float(args[3]) if len(args) > 3 else 2.0, args[4] if len(args) > 4 else None)
     elif cmd == "latency":
         return cmd_latency(*args)
     else:

@@ -202,16 +202,27 @@ read_conf() {
 	done <"$CONFIG"
 }
 
+# mark_number MARK: a firewall mark as a decimal number ("off", as wg prints no mark, is 0; wg prints hex).
+mark_number() {
+	if [ "$1" = off ]; then
+		echo 0
+	elif [[ $1 =~ ^(0x[0-9a-fA-F]+|[1-9][0-9]*)$ ]]; then
+		echo $(($1))
+	else
+		echo "$1"
+	fi
+}
+
 # sorted WORDS...: the words, one per line, sorted (the order of addresses carries no meaning).
 sorted() { printf '%s\n' "$@" | sort; }
 
 # tunnel_difference: what sets the running tunnel apart from the files, as a reason to restart it; nothing when
 # they agree. One `wg show dump` holds the keys: they are compared in memory and never printed.
 tunnel_difference() {
-	local key listen _ peer psk endpoint allowed keepalive mtu want net family file_key="" file_psk=""
+	local key listen fwmark _ peer psk endpoint allowed keepalive mtu want net family file_key="" file_psk=""
 	read_conf
 	{
-		read -r key _ listen _
+		read -r key _ listen fwmark _
 		read -r peer psk endpoint allowed _ _ _ keepalive
 	} < <(wg show "$IFACE" dump 2>/dev/null)
 	read -r file_key <"$KEY_FILE" || true
@@ -223,6 +234,7 @@ tunnel_difference() {
 	[ "$(sorted ${allowed//,/ })" = "$(sorted ${CONF[AllowedIPs]})" ] || { echo "its allowed addresses are not those in $CONFIG" && return; }
 	[ "$keepalive" = "${CONF[PersistentKeepalive]:-off}" ] || { echo "its keepalive is not the one in $CONFIG" && return; }
 	[ -z "${CONF[ListenPort]:-}" ] || [ "$listen" = "${CONF[ListenPort]}" ] || { echo "its port is not the one in $CONFIG" && return; }
+	[ "$(mark_number "$fwmark")" = "$(mark_number "${CONF[FwMark]:-off}")" ] || { echo "its fwmark is not the one in $CONFIG" && return; }
 	[ -z "${CONF[Endpoint]:-}" ] || [ "$endpoint" = "${CONF[Endpoint]}" ] || { echo "its endpoint is not the one in $CONFIG" && return; }
 	# shellcheck disable=SC2046,SC2086 # word splitting wanted: lists of addresses
 	[ "$(sorted $(ip -o addr show dev "$IFACE" scope global | awk '{ print $4 }'))" = "$(sorted ${CONF[Address]})" ] ||

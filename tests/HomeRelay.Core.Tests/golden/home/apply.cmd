@@ -98,7 +98,7 @@ HOME_RELAY_FILE
 table inet wghome
 delete table inet wghome
 table inet wghome {
-	comment "home-relay 53375784d6174cac"
+	comment "home-relay 89c796ef0f1b3b22"
 
 	# The ports the VPS may open connections to: the forwards' target ports, on this host or passed on.
 	set forward_ports {
@@ -174,6 +174,8 @@ table inet wghome {
 		ct mark 51821 meta mark set ct mark
 		# A UDP service on 0.0.0.0 answers from the address its route picks (the LAN's), which conntrack does not
 		# take for a reply: mark it, so the rules route it into the tunnel (LAN destinations stay on the LAN)...
+		# but never WireGuard's own datagrams (its FwMark), whose random port may be one of those.
+		meta mark 51820 accept
 		udp sport @udp_reply_ports meta mark set 51821
 	}
 
@@ -334,6 +336,9 @@ MTU = 1380
 # Routes for the peer go to their own table, so the home's own traffic keeps its default route;
 # the hook sends only replies to tunnel connections there.
 Table = 51821
+# WireGuard's own datagrams carry this mark: they leave by the home's line even when its random port
+# falls inside a forwarded UDP range.
+FwMark = 51820
 PreUp = nft -f /etc/wireguard/wg0-home.nft
 PostUp = wg set %i private-key /etc/wireguard/wg0.key peer B6N8vBQgk8i3VdwbEOhstCY3StFqqFPtC9/AsrhtHHw= preshared-key /etc/wireguard/wg0.psk
 PostUp = /etc/wireguard/wg0-hook.sh up
@@ -555,16 +560,27 @@ read_conf() {
 	done <"$CONFIG"
 }
 
+# mark_number MARK: a firewall mark as a decimal number ("off", as wg prints no mark, is 0; wg prints hex).
+mark_number() {
+	if [ "$1" = off ]; then
+		echo 0
+	elif [[ $1 =~ ^(0x[0-9a-fA-F]+|[1-9][0-9]*)$ ]]; then
+		echo $(($1))
+	else
+		echo "$1"
+	fi
+}
+
 # sorted WORDS...: the words, one per line, sorted (the order of addresses carries no meaning).
 sorted() { printf '%s\n' "$@" | sort; }
 
 # tunnel_difference: what sets the running tunnel apart from the files, as a reason to restart it; nothing when
 # they agree. One `wg show dump` holds the keys: they are compared in memory and never printed.
 tunnel_difference() {
-	local key listen _ peer psk endpoint allowed keepalive mtu want net family file_key="" file_psk=""
+	local key listen fwmark _ peer psk endpoint allowed keepalive mtu want net family file_key="" file_psk=""
 	read_conf
 	{
-		read -r key _ listen _
+		read -r key _ listen fwmark _
 		read -r peer psk endpoint allowed _ _ _ keepalive
 	} < <(wg show "$IFACE" dump 2>/dev/null)
 	read -r file_key <"$KEY_FILE" || true
@@ -576,6 +592,7 @@ tunnel_difference() {
 	[ "$(sorted ${allowed//,/ })" = "$(sorted ${CONF[AllowedIPs]})" ] || { echo "its allowed addresses are not those in $CONFIG" && return; }
 	[ "$keepalive" = "${CONF[PersistentKeepalive]:-off}" ] || { echo "its keepalive is not the one in $CONFIG" && return; }
 	[ -z "${CONF[ListenPort]:-}" ] || [ "$listen" = "${CONF[ListenPort]}" ] || { echo "its port is not the one in $CONFIG" && return; }
+	[ "$(mark_number "$fwmark")" = "$(mark_number "${CONF[FwMark]:-off}")" ] || { echo "its fwmark is not the one in $CONFIG" && return; }
 	[ -z "${CONF[Endpoint]:-}" ] || [ "$endpoint" = "${CONF[Endpoint]}" ] || { echo "its endpoint is not the one in $CONFIG" && return; }
 	# shellcheck disable=SC2046,SC2086 # word splitting wanted: lists of addresses
 	[ "$(sorted $(ip -o addr show dev "$IFACE" scope global | awk '{ print $4 }'))" = "$(sorted ${CONF[Address]})" ] ||

@@ -96,7 +96,7 @@ HOME_RELAY_FILE
 table inet wgfwd
 delete table inet wgfwd
 table inet wgfwd {
-	comment "home-relay d539e3094b820c74"
+	comment "home-relay 7f1fa06044644b8e"
 
 	# Each forward's public ports and its mark (protocol and first port), which the connection then carries:
 	# the counter of an element counts new connections, the forward chain counts packets by mark.
@@ -153,6 +153,17 @@ table inet wgfwd {
 		}
 	}
 
+	# The home server's ports of its UDP forwards, from which it may also start a flow (a TURN relay to a peer,
+	# a game server to its master server); and the public port of each one that differs.
+	set home_udp_ports {
+		type inet_service
+		flags interval
+		elements = {
+		25565,
+		27015-27030
+		}
+	}
+
 	chain prerouting {
 		type nat hook prerouting priority dstnat; policy accept;
 		iifname "wg0" return
@@ -175,11 +186,15 @@ table inet wgfwd {
 		tcp flags syn tcp option maxseg size set rt mtu
 		ct state established,related accept
 		oifname "wg0" ct status dnat ct mark @forward_marks accept
+		iifname "wg0" ip saddr 10.66.0.2 udp sport @home_udp_ports accept
+		iifname "wg0" ip6 saddr fd66:7265:6c61::2 udp sport @home_udp_ports accept
 	}
 
 	chain postrouting {
 		type nat hook postrouting priority srcnat; policy accept;
 		oifname "wg0" ct mark @snat_marks masquerade
+		iifname "wg0" ip saddr 10.66.0.2 udp sport @home_udp_ports masquerade
+		iifname "wg0" ip6 saddr fd66:7265:6c61::2 udp sport @home_udp_ports masquerade
 	}
 }
 HOME_RELAY_FILE
@@ -404,16 +419,27 @@ read_conf() {
 	done <"$CONFIG"
 }
 
+# mark_number MARK: a firewall mark as a decimal number ("off", as wg prints no mark, is 0; wg prints hex).
+mark_number() {
+	if [ "$1" = off ]; then
+		echo 0
+	elif [[ $1 =~ ^(0x[0-9a-fA-F]+|[1-9][0-9]*)$ ]]; then
+		echo $(($1))
+	else
+		echo "$1"
+	fi
+}
+
 # sorted WORDS...: the words, one per line, sorted (the order of addresses carries no meaning).
 sorted() { printf '%s\n' "$@" | sort; }
 
 # tunnel_difference: what sets the running tunnel apart from the files, as a reason to restart it; nothing when
 # they agree. One `wg show dump` holds the keys: they are compared in memory and never printed.
 tunnel_difference() {
-	local key listen _ peer psk endpoint allowed keepalive mtu want net family file_key="" file_psk=""
+	local key listen fwmark _ peer psk endpoint allowed keepalive mtu want net family file_key="" file_psk=""
 	read_conf
 	{
-		read -r key _ listen _
+		read -r key _ listen fwmark _
 		read -r peer psk endpoint allowed _ _ _ keepalive
 	} < <(wg show "$IFACE" dump 2>/dev/null)
 	read -r file_key <"$KEY_FILE" || true
@@ -425,6 +451,7 @@ tunnel_difference() {
 	[ "$(sorted ${allowed//,/ })" = "$(sorted ${CONF[AllowedIPs]})" ] || { echo "its allowed addresses are not those in $CONFIG" && return; }
 	[ "$keepalive" = "${CONF[PersistentKeepalive]:-off}" ] || { echo "its keepalive is not the one in $CONFIG" && return; }
 	[ -z "${CONF[ListenPort]:-}" ] || [ "$listen" = "${CONF[ListenPort]}" ] || { echo "its port is not the one in $CONFIG" && return; }
+	[ "$(mark_number "$fwmark")" = "$(mark_number "${CONF[FwMark]:-off}")" ] || { echo "its fwmark is not the one in $CONFIG" && return; }
 	[ -z "${CONF[Endpoint]:-}" ] || [ "$endpoint" = "${CONF[Endpoint]}" ] || { echo "its endpoint is not the one in $CONFIG" && return; }
 	# shellcheck disable=SC2046,SC2086 # word splitting wanted: lists of addresses
 	[ "$(sorted $(ip -o addr show dev "$IFACE" scope global | awk '{ print $4 }'))" = "$(sorted ${CONF[Address]})" ] ||
