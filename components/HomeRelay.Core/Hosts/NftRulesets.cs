@@ -92,12 +92,9 @@ public static class NftRulesets
             .AppendLine("\t\ttcp flags syn tcp option maxseg size set rt mtu")
             .AppendLine("\t\tct state established,related accept")
             .AppendLine($"\t\toifname \"{HostNames.Interface}\" ct status dnat ct mark @forward_marks accept");
-        foreach (var (family, home) in HomeAddresses(t))
+        foreach (var (family, home) in udpHome.Count > 0 ? HomeAddresses(t) : [])
         {
-            if (udpHome.Count > 0)
-            {
-                text.AppendLine($"\t\tiifname \"{HostNames.Interface}\" {family} saddr {home} udp sport @home_udp_ports accept");
-            }
+            text.AppendLine($"\t\tiifname \"{HostNames.Interface}\" {family} saddr {home} udp sport @home_udp_ports accept");
         }
         text.AppendLine("\t}");
         if (snat.Count > 0 || udpHome.Count > 0)
