@@ -1,4 +1,5 @@
 using HomeRelay.Core.Hosts;
+using HomeRelay.Core.Net;
 using HomeRelay.Core.Settings;
 
 namespace HomeRelay.Cli;
@@ -110,14 +111,13 @@ public static class CommandLine
             return InvalidSettings;
         }
         var address = Require(options, "vps-address");
-        if (!System.Net.IPAddress.TryParse(address, out var ip) || ip.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork)
+        if (!IpAddressText.TryParseIpv4(address, out _))
         {
             return UsageError($"--vps-address: '{address}' is not an IPv4 address (the stack's ipv4Address output)", stderr);
         }
         // Absent when the relay has no IPv6 front door (the stack's ipv6Address output is empty).
         var address6 = options.GetValueOrDefault("vps-address6");
-        if (address6 is not null
-            && (!System.Net.IPAddress.TryParse(address6, out var ip6) || ip6.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6))
+        if (address6 is not null && !IpAddressText.TryParseIpv6(address6, out _))
         {
             return UsageError($"--vps-address6: '{address6}' is not an IPv6 address (the stack's ipv6Address output)", stderr);
         }

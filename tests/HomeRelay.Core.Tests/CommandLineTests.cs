@@ -117,6 +117,16 @@ public sealed class CommandLineTests : IDisposable
     }
 
     [Fact]
+    public void Status_refuses_a_short_form_ipv4_address_that_dotnet_would_read_as_another()
+    {
+        // IPAddress.TryParse takes "203.0.113" for 203.0.0.113: the status would then check the wrong address.
+        var (code, stdout, stderr) = Run("status", "--stack", StackWith(), "--vps-address", "203.0.113");
+        Assert.Equal(CommandLine.Usage, code);
+        Assert.Empty(stdout);
+        Assert.Contains("--vps-address: '203.0.113' is not an IPv4 address", stderr);
+    }
+
+    [Fact]
     public void Status_takes_the_relays_ipv6_address_in_its_compressed_form()
     {
         var (code, stdout, stderr) = Run("status", "--stack", StackWith(), "--vps-address", Examples.VpsEndpoint,

@@ -1,3 +1,4 @@
+using HomeRelay.Core.Net;
 using HomeRelay.Core.Settings;
 
 namespace HomeRelay.Core.Hosts;
@@ -72,13 +73,12 @@ public static class HostScripts
     /// </summary>
     public static string Status(RelaySettings settings, string relayAddress, string? relayAddress6, StatusFormat format)
     {
-        if (!System.Net.IPAddress.TryParse(relayAddress, out var address) || address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork)
+        if (!IpAddressText.TryParseIpv4(relayAddress, out var address))
         {
             throw new ArgumentException($"The relay's address '{relayAddress}' is not an IPv4 address.", nameof(relayAddress));
         }
         System.Net.IPAddress? address6 = null;
-        if (relayAddress6 is not null
-            && (!System.Net.IPAddress.TryParse(relayAddress6, out address6) || address6.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6))
+        if (relayAddress6 is not null && !IpAddressText.TryParseIpv6(relayAddress6, out address6))
         {
             throw new ArgumentException($"The relay's IPv6 address '{relayAddress6}' is not an IPv6 address.", nameof(relayAddress6));
         }

@@ -1,7 +1,6 @@
 using System.Collections.Immutable;
 using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 using HomeRelay.Core.Net;
 using K = HomeRelay.Core.Settings.SettingKeys;
@@ -156,7 +155,7 @@ public static partial class SettingsReader
         }
         var value = element.GetProperty("targetHost");
         var text = value.ValueKind == JsonValueKind.String ? value.GetString()!.Trim() : value.GetRawText();
-        if (!IPAddress.TryParse(text, out var address) || address.AddressFamily != AddressFamily.InterNetwork || text.Count(c => c == '.') != 3)
+        if (!IpAddressText.TryParseIpv4(text, out var address))
         {
             r.Error($"{key}.targetHost", $"'{text}' is not an IPv4 address; give the address of the LAN host, e.g. 192.168.1.30 (a host of {K.HomeLan})");
             return null;
